@@ -1,0 +1,66 @@
+using Microsoft.ML.Lora.Adapters;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Lora.Models.Llama;
+
+/// <summary>
+/// Grouped-query self-attention with rotary embeddings (HF LlamaAttention): q/k/v/o projections,
+/// key/value head j serves query heads j·n_rep … (j+1)·n_rep−1, attention through
+/// scaled_dot_product_attention.
+/// </summary>
+public sealed class LlamaAttention : nn.Module
+{
+    /// <summary>Query projection [heads·head_dim, hidden].</summary>
+    public AdaptableLinear q_proj;
+    /// <summary>Key projection [kv_heads·head_dim, hidden].</summary>
+    public AdaptableLinear k_proj;
+    /// <summary>Value projection [kv_heads·head_dim, hidden].</summary>
+    public AdaptableLinear v_proj;
+    /// <summary>Output projection [hidden, heads·head_dim].</summary>
+    public AdaptableLinear o_proj;
+
+    private readonly int _heads, _kvHeads, _headDim;
+
+    /// <summary>Creates the attention block for a config.</summary>
+    public LlamaAttention(LlamaConfig config) : base(nameof(LlamaAttention))
+    {
+        _heads = config.NumAttentionHeads;
+        _kvHeads = config.KeyValueHeads;
+        _headDim = config.HeadDimension;
+        q_proj = new AdaptableLinear(config.HiddenSize, _heads * _headDim, config.QkvBias);
+        k_proj = new AdaptableLinear(config.HiddenSize, _kvHeads * _headDim, config.QkvBias);
+        v_proj = new AdaptableLinear(config.HiddenSize, _kvHeads * _headDim, config.QkvBias);
+        o_proj = new AdaptableLinear(_heads * _headDim, config.HiddenSize, config.OutputBias);
+        RegisterComponents();
+    }
+
+    /// <summary>
+    /// x [B, T, hidden] → [B, T, hidden]. <paramref name="mask"/> is an additive [B, 1, T, S] mask,
+    /// or null for plain causal attention. <paramref name="cache"/>, when given, receives this step's
+    /// keys/values and supplies the earlier ones.
+    /// </summary>
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, LayerKvCache? cache = null)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], t = x.shape[1];
+        var q = q_proj.forward(x).view(b, t, _heads, _headDim).transpose(1, 2);
+        var k = k_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
+        var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
+        q = RotaryEmbedding.Apply(q, cos, sin);
+        k = RotaryEmbedding.Apply(k, cos, sin);
+        if (cache is not null)
+        {
+            (k, v) = cache.Append(k, v);
+        }
+        if (_kvHeads != _heads)
+        {
+            k = k.repeat_interleave(_heads / _kvHeads, dim: 1);
+            v = v.repeat_interleave(_heads / _kvHeads, dim: 1);
+        }
+        var attended = mask is null
+            ? nn.functional.scaled_dot_product_attention(q, k, v, is_casual: q.shape[2] > 1)
+            : nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask);
+        var merged = attended.transpose(1, 2).reshape(b, t, _heads * _headDim);
+        return o_proj.forward(merged).MoveToOuterDisposeScope();
+    }
+}

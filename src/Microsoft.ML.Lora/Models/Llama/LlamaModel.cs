@@ -1,0 +1,48 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Lora.Models.Llama;
+
+/// <summary>The decoder body (HF LlamaModel): embed_tokens, layers, final norm.</summary>
+public sealed class LlamaModel : nn.Module
+{
+    /// <summary>Token embedding [vocab, hidden].</summary>
+    public Embedding embed_tokens;
+    /// <summary>Decoder blocks.</summary>
+    public ModuleList<LlamaDecoderLayer> layers;
+    /// <summary>Final norm.</summary>
+    public RmsNorm norm;
+
+    private readonly LlamaConfig _config;
+    private readonly RotaryEmbedding _rotary;
+
+    /// <summary>Creates the body for a config.</summary>
+    public LlamaModel(LlamaConfig config) : base(nameof(LlamaModel))
+    {
+        _config = config;
+        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize);
+        layers = new ModuleList<LlamaDecoderLayer>(Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new LlamaDecoderLayer(config)).ToArray());
+        norm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        _rotary = new RotaryEmbedding(config);
+        RegisterComponents();
+    }
+
+    /// <summary>Hidden states after the final norm (see <see cref="PretrainedModel.ForwardHidden"/>).</summary>
+    public Tensor Forward(Tensor inputIds, Tensor? attentionMask, KvCache? cache = null)
+    {
+        using var scope = NewDisposeScope();
+        long b = inputIds.shape[0], t = inputIds.shape[1];
+        long past = cache?.Length ?? 0;
+        var x = embed_tokens.forward(inputIds);
+        var positions = AttentionMask.PositionIds(attentionMask, b, t, inputIds.device, past);
+        var (cos, sin) = _rotary.CosSin(positions, x.dtype);
+        Tensor? mask = AttentionMask.HasPadding(attentionMask) || (past > 0 && t > 1)
+            ? AttentionMask.Additive(attentionMask ?? ones(b, past + t, dtype: ScalarType.Int64, device: inputIds.device), t, causal: true, x.dtype, past)
+            : null;
+        for (int i = 0; i < layers.Count; i++)
+        {
+            x = layers[i].Forward(x, cos, sin, mask, cache?.Layers[i]);
+        }
+        return norm.forward(x).MoveToOuterDisposeScope();
+    }
+}
