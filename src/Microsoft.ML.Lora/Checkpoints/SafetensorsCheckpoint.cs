@@ -163,15 +163,7 @@ public sealed class SafetensorsCheckpoint : IDisposable
 
     private static Dictionary<string, string> ReadWeightMap(string indexPath)
     {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(File.ReadAllBytes(indexPath));
-        }
-        catch (JsonException e)
-        {
-            throw new SafetensorsFormatException(indexPath, $"the shard index is not valid JSON ({e.Message})", e);
-        }
+        var document = SafeJson.ParseFile(indexPath, problem => new SafetensorsFormatException(indexPath, "the shard index is " + problem));
         using (document)
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object

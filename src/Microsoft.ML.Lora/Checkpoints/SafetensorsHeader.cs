@@ -66,15 +66,7 @@ internal sealed class SafetensorsHeader
     /// <summary>Parses and validates the JSON header of a file whose data section has <paramref name="dataLength"/> bytes.</summary>
     public static SafetensorsHeader Parse(string source, ReadOnlyMemory<byte> json, long dataLength)
     {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 8 });
-        }
-        catch (JsonException e)
-        {
-            throw new SafetensorsFormatException(source, $"the header is not valid JSON ({e.Message})", e);
-        }
+        var document = SafeJson.Parse(json, problem => new SafetensorsFormatException(source, "the header is " + problem), maxDepth: 8);
         using (document)
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object)
