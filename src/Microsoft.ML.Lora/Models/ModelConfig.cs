@@ -16,6 +16,10 @@ public abstract class ModelConfig
     [JsonPropertyName("torch_dtype")]
     public string? TorchDtype { get; set; }
 
+    /// <summary>HF <c>initializer_range</c>: standard deviation of freshly initialised weights and heads.</summary>
+    [JsonPropertyName("initializer_range")]
+    public double InitializerRange { get; set; } = 0.02;
+
     /// <summary>Vocabulary size (rows of the token embedding).</summary>
     [JsonIgnore]
     public abstract int VocabularySize { get; }
@@ -39,6 +43,10 @@ public abstract class ModelConfig
         Require(ModelWidth > 0, source, "hidden size must be positive");
         Require(LayerCount > 0, source, "the number of layers must be positive");
     }
+
+    /// <summary>Throws unless a dropout probability <paramref name="p"/> (named <paramref name="name"/>) is in [0, 1).</summary>
+    protected static void RequireProbability(double p, string name, string source) =>
+        Require(p is >= 0 and < 1, source, $"{name} ({p}) must be in [0, 1)");
 
     /// <summary>Throws when <paramref name="condition"/> is false.</summary>
     protected static void Require(bool condition, string source, string problem)

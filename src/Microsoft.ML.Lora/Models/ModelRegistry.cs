@@ -1,3 +1,5 @@
+using Microsoft.ML.Lora.Models.Bert;
+using Microsoft.ML.Lora.Models.Gpt2;
 using Microsoft.ML.Lora.Models.Llama;
 
 namespace Microsoft.ML.Lora.Models;
@@ -14,6 +16,10 @@ public static class ModelRegistry
             ["llama"] = (typeof(LlamaConfig), c => new LlamaForCausalLM((LlamaConfig)c)),
             ["qwen2"] = (typeof(LlamaConfig), c => new LlamaForCausalLM((LlamaConfig)c)),
             ["mistral"] = (typeof(LlamaConfig), c => new LlamaForCausalLM((LlamaConfig)c)),
+            ["gpt2"] = (typeof(Gpt2Config), c => new Gpt2LMHeadModel((Gpt2Config)c)),
+            ["bert"] = (typeof(BertConfig), c => new BertForSequenceClassification((BertConfig)c)),
+            ["roberta"] = (typeof(BertConfig), c => new RobertaForSequenceClassification((BertConfig)c)),
+            ["distilbert"] = (typeof(BertConfig), c => new DistilBertForSequenceClassification((BertConfig)c)),
         };
 
     /// <summary>The supported model types, sorted.</summary>
