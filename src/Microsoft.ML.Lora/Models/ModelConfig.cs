@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Microsoft.ML.Lora.Models;
@@ -19,6 +20,13 @@ public abstract class ModelConfig
     /// <summary>HF <c>initializer_range</c>: standard deviation of freshly initialised weights and heads.</summary>
     [JsonPropertyName("initializer_range")]
     public double InitializerRange { get; set; } = 0.02;
+
+    /// <summary>
+    /// The config.json keys this class does not model (architectures, transformers_version, dropout rates, ...),
+    /// kept so a loaded config is written back with them.
+    /// </summary>
+    [JsonExtensionData]
+    public Dictionary<string, JsonElement>? ExtraFields { get; set; }
 
     /// <summary>Vocabulary size (rows of the token embedding).</summary>
     [JsonIgnore]
