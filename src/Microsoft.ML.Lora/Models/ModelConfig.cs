@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Microsoft.ML.Lora.Models;
@@ -15,6 +16,13 @@ public abstract class ModelConfig
     /// <summary>HF <c>torch_dtype</c> the weights are stored in ("float32", "bfloat16", "float16").</summary>
     [JsonPropertyName("torch_dtype")]
     public string? TorchDtype { get; set; }
+
+    /// <summary>
+    /// The config.json keys this class does not model (architectures, transformers_version, dropout rates, ...),
+    /// kept so a loaded config is written back with them.
+    /// </summary>
+    [JsonExtensionData]
+    public Dictionary<string, JsonElement>? ExtraFields { get; set; }
 
     /// <summary>Vocabulary size (rows of the token embedding).</summary>
     [JsonIgnore]
