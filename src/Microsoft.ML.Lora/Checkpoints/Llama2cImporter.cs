@@ -64,8 +64,8 @@ public static class Llama2cImporter
     /// <summary>
     /// Converts a checkpoint into an HF folder: <c>config.json</c> and <c>model.safetensors</c>. When
     /// <paramref name="tokenizerPath"/> (a llama2.c <c>tok*.bin</c>) is given, <paramref name="exportTokenizer"/>
-    /// writes the tokenizer files into the folder; without an exporter the llama2.c file is copied as
-    /// <c>tokenizer.bin</c>.
+    /// writes the tokenizer files into the folder; by default it is converted to a SentencePiece
+    /// <c>tokenizer.model</c> (<see cref="Tokenization.Llama2cTokenizerConverter"/>).
     /// </summary>
     /// <returns>The config written.</returns>
     public static LlamaConfig Convert(string checkpointPath, string outputFolder, string? tokenizerPath = null, Llama2cTokenizerExport? exportTokenizer = null)
@@ -92,7 +92,7 @@ public static class Llama2cImporter
         {
             if (exportTokenizer is null)
             {
-                File.Copy(tokenizerPath, Path.Combine(outputFolder, "tokenizer.bin"), overwrite: true);
+                Tokenization.Llama2cTokenizerConverter.ConvertToFolder(tokenizerPath, outputFolder);
             }
             else
             {
