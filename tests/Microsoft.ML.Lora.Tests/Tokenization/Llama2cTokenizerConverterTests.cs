@@ -14,11 +14,7 @@ public class Llama2cTokenizerConverterTests
     public void ConvertedModelLoadsWithLlama2cSpecialTokens()
     {
         var tokenizer = Tok512();
-        Assert.Equal("sentencepiece", tokenizer.Kind);
-        Assert.Equal(512, tokenizer.VocabularySize);
-        Assert.Equal(1, tokenizer.BosId);
-        Assert.Equal(2, tokenizer.EosId);
-        Assert.True(tokenizer.AddBos);
+        Assert.Equal(("sentencepiece", 512, 1, 2, 0, true), TokenizerTestData.Summary(tokenizer));
         Assert.Equal("<0x00>", tokenizer.IdToToken(3));
         Assert.Equal("<0xFF>", tokenizer.IdToToken(258));
         Assert.Equal("▁t", tokenizer.IdToToken(259)); // " t" in the export

@@ -11,12 +11,7 @@ public class SentencePieceTokenizerTests
     public void Llama2TokenizerModelLoadsWithLlamaSpecialTokens()
     {
         var llama = TokenizerTestData.Llama2.Value;
-        Assert.Equal("sentencepiece", llama.Kind);
-        Assert.Equal(32000, llama.VocabularySize);
-        Assert.Equal(1, llama.BosId);
-        Assert.Equal(2, llama.EosId);
-        Assert.Equal(0, llama.UnkId);
-        Assert.True(llama.AddBos);
+        Assert.Equal(("sentencepiece", 32000, 1, 2, 0, true), TokenizerTestData.Summary(llama));
         Assert.Equal("<s>", llama.IdToToken(1));
         Assert.Equal("<0x0A>", llama.IdToToken(13));
     }

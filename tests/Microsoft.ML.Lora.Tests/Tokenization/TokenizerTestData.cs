@@ -37,7 +37,9 @@ internal static class TokenizerTestData
     public static TextTokenizer FromSelectedFiles(string folder, params string[] names) =>
         TokenizerLoader.FromFiles(names.ToDictionary(name => name, name => File.ReadAllBytes(SharedData.PathOf($"{folder}/{name}"))));
 
-    public static string Describe(IEnumerable<int> ids) => "[" + string.Join(", ", ids) + "]";
+    /// <summary>Kind, vocabulary size, BOS, EOS, UNK and whether BOS starts model inputs, for one-line comparisons.</summary>
+    public static (string Kind, int VocabularySize, int? Bos, int? Eos, int? Unk, bool AddBos) Summary(TextTokenizer tokenizer) =>
+        (tokenizer.Kind, tokenizer.VocabularySize, tokenizer.BosId, tokenizer.EosId, tokenizer.UnkId, tokenizer.AddBos);
 
     private static List<string> ReadSst2(string relative) =>
         File.ReadLines(SharedData.PathOf(relative)).Skip(1).Select(line => line.Split('\t')[0]).Where(s => s.Length > 0).ToList();
