@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Microsoft.ML.Lora.Models;
@@ -15,6 +16,17 @@ public abstract class ModelConfig
     /// <summary>HF <c>torch_dtype</c> the weights are stored in ("float32", "bfloat16", "float16").</summary>
     [JsonPropertyName("torch_dtype")]
     public string? TorchDtype { get; set; }
+
+    /// <summary>HF <c>initializer_range</c>: standard deviation of freshly initialised weights and heads.</summary>
+    [JsonPropertyName("initializer_range")]
+    public double InitializerRange { get; set; } = 0.02;
+
+    /// <summary>
+    /// The config.json keys this class does not model (architectures, transformers_version, dropout rates, ...),
+    /// kept so a loaded config is written back with them.
+    /// </summary>
+    [JsonExtensionData]
+    public Dictionary<string, JsonElement>? ExtraFields { get; set; }
 
     /// <summary>Vocabulary size (rows of the token embedding).</summary>
     [JsonIgnore]
@@ -39,6 +51,10 @@ public abstract class ModelConfig
         Require(ModelWidth > 0, source, "hidden size must be positive");
         Require(LayerCount > 0, source, "the number of layers must be positive");
     }
+
+    /// <summary>Throws unless a dropout probability <paramref name="p"/> (named <paramref name="name"/>) is in [0, 1).</summary>
+    protected static void RequireProbability(double p, string name, string source) =>
+        Require(p is >= 0 and < 1, source, $"{name} ({p}) must be in [0, 1)");
 
     /// <summary>Throws when <paramref name="condition"/> is false.</summary>
     protected static void Require(bool condition, string source, string problem)

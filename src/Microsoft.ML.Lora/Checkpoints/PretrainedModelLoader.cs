@@ -1,0 +1,97 @@
+using Microsoft.ML.Lora.Models;
+using Microsoft.ML.Lora.Models.Gpt2;
+using Microsoft.ML.Lora.Models.Llama;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Lora.Checkpoints;
+
+/// <summary>What loading weights into a model did.</summary>
+/// <param name="Loaded">Model keys filled from the checkpoint.</param>
+/// <param name="Missing">Model keys left as initialised (only when not strict).</param>
+/// <param name="Unexpected">Checkpoint tensors not used (only when not strict).</param>
+/// <param name="Ignored">Checkpoint tensors skipped because they are known to be unused (see <see cref="CheckpointKeyMatcher.IsKnownUnusedKey"/>).</param>
+/// <param name="BasePrefixesAdded">Model prefixes the checkpoint's names lacked (see <see cref="CheckpointKeyMatch"/>).</param>
+public sealed record WeightLoadReport(
+    IReadOnlyList<string> Loaded,
+    IReadOnlyList<string> Missing,
+    IReadOnlyList<string> Unexpected,
+    IReadOnlyList<string> Ignored,
+    IReadOnlyList<string> BasePrefixesAdded);
+
+/// <summary>
+/// Loads a Hugging Face model folder (config.json + safetensors weights) into a <see cref="PretrainedModel"/>:
+/// config → <see cref="ModelRegistry.Create"/> → every state-dict tensor filled by name from the checkpoint.
+/// </summary>
+public static class PretrainedModelLoader
+{
+    /// <summary>
+    /// Loads a model folder. Weights take <paramref name="dtype"/> when given, else the config's
+    /// <c>torch_dtype</c>, else float32; the model is placed on <paramref name="device"/> (default CPU) and put in
+    /// evaluation mode.
+    /// </summary>
+    /// <exception cref="InvalidModelConfigException">config.json is malformed or lacks a required field.</exception>
+    /// <exception cref="UnsupportedModelTypeException">The model_type cannot be built.</exception>
+    /// <exception cref="UnsupportedCheckpointFormatException">The folder holds only pickle weights.</exception>
+    /// <exception cref="SafetensorsFormatException">A weights file is malformed or a shard is missing.</exception>
+    /// <exception cref="CheckpointMismatchException">The weights do not fit the model (missing, unexpected or misshapen tensors).</exception>
+    public static PretrainedModel Load(string folder, ScalarType? dtype = null, Device? device = null)
+    {
+        var configPath = Path.Combine(Path.GetFullPath(folder), HfConfigFile.FileName);
+        var config = HfConfigFile.Read(configPath);
+        var weightsDtype = HfConfigFile.WeightsDtype(config, dtype, configPath);
+        using var checkpoint = SafetensorsCheckpoint.Open(folder);
+        var model = ModelRegistry.Create(config, configPath);
+        try
+        {
+            model.to(weightsDtype);
+            if (device is not null)
+            {
+                model.to(device);
+            }
+            LoadWeights(model, checkpoint, strict: true);
+            model.eval();
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Fills a model's state-dict tensors (parameters and buffers) from a checkpoint, converting dtype and device
+    /// as needed. Every shape is checked before anything is copied. When <paramref name="strict"/>, a missing or
+    /// unexpected key is a <see cref="CheckpointMismatchException"/>; otherwise they are returned in the report.
+    /// A shape mismatch always throws.
+    /// </summary>
+    public static WeightLoadReport LoadWeights(PretrainedModel model, SafetensorsCheckpoint checkpoint, bool strict = true)
+    {
+        var state = model.state_dict();
+        var match = CheckpointKeyMatcher.Match(state.Keys, checkpoint.Entries.Select(e => e.Name), TiesEmbeddings(model.Config));
+        var shapeMismatches = match.CheckpointKeyOf
+            .Where(kv => !checkpoint.Entry(kv.Value).Shape.SequenceEqual(state[kv.Key].shape))
+            .Select(kv => $"{kv.Value}: checkpoint [{string.Join(", ", checkpoint.Entry(kv.Value).Shape)}] vs model [{string.Join(", ", state[kv.Key].shape)}]")
+            .ToList();
+        if (shapeMismatches.Count > 0 || (strict && (match.Missing.Count > 0 || match.Unexpected.Count > 0)))
+        {
+            throw new CheckpointMismatchException(checkpoint.SourcePath, match.Missing, match.Unexpected, shapeMismatches);
+        }
+        using (no_grad())
+        {
+            foreach (var (modelKey, checkpointKey) in match.CheckpointKeyOf)
+            {
+                checkpoint.ReadInto(checkpointKey, state[modelKey]);
+            }
+        }
+        return new WeightLoadReport([.. match.CheckpointKeyOf.Keys], match.Missing, match.Unexpected, match.Ignored, match.BasePrefixesAdded);
+    }
+
+    private static bool TiesEmbeddings(ModelConfig config) => config switch
+    {
+        LlamaConfig llama => llama.TieWordEmbeddings,
+        Gpt2Config gpt2 => gpt2.TieWordEmbeddings,
+        _ => false,
+    };
+}
