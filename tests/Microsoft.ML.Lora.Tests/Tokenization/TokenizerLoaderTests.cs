@@ -76,8 +76,11 @@ public class TokenizerLoaderTests
     [InlineData("tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {", "invalid JSON")]
     [InlineData("tokenizer.json", "[1, 2]", "JSON object")]
     [InlineData("tokenizer.model", "this is not a protobuf", "SentencePiece")]
+    [InlineData("tokenizer.model", "", "no pieces")]
+    [InlineData("tokenizer.model", "\n\u0005\n\u0001a\u0018\u0001", "no trainer_spec")]
     [InlineData("vocab.json", "{\"a\": 0}", "merges.txt")]
     [InlineData("vocab.json", "{\"a\": \"zero\"}", "not a non-negative integer")]
+    [InlineData("vocab.json", "{\"a\": 2147483647}", "not a non-negative integer")]
     [InlineData("vocab.txt", "", "empty")]
     public void CorruptFilesRaiseInvalidTokenizerExceptionNamingTheFile(string name, string content, string problem)
     {
