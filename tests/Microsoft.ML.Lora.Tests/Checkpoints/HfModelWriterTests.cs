@@ -1,0 +1,165 @@
+using System.Text.Json.Nodes;
+using Microsoft.ML.Lora.Adapters;
+using Microsoft.ML.Lora.Checkpoints;
+using Microsoft.ML.Lora.Models;
+using Microsoft.ML.Lora.Models.Llama;
+using TorchSharp;
+using static TorchSharp.torch;
+using static Microsoft.ML.Lora.Tests.Checkpoints.PretrainedModelLoaderTests;
+
+namespace Microsoft.ML.Lora.Tests.Checkpoints;
+
+public class HfModelWriterTests
+{
+    private static void AssertSameState(PretrainedModel expected, PretrainedModel actual, ScalarType? as_ = null)
+    {
+        var a = expected.state_dict();
+        var b = actual.state_dict();
+        Assert.Equal(a.Keys.Order(), b.Keys.Order());
+        foreach (var (name, tensor) in a)
+        {
+            using var converted = as_ is null ? tensor.alias() : tensor.to(as_.Value);
+            TensorAssert.BitExact(converted, b[name], name);
+        }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void SavedModelLoadsBackIdentically(bool tied)
+    {
+        using var folder = new TempFolder();
+        using var original = RandomModel(TinyLlama(tied), 31);
+        var files = HfModelWriter.Save(original, folder.Path);
+        Assert.Equal([folder.File("model.safetensors"), folder.File("config.json")], files);
+        using var loaded = PretrainedModelLoader.Load(folder.Path);
+        AssertSameState(original, loaded);
+        using var weights = SafetensorsCheckpoint.Open(folder.Path);
+        Assert.Equal(!tied, weights.Contains("lm_head.weight"));
+        Assert.Equal("pt", weights.Files[0].Metadata["format"]);
+        var config = JsonNode.Parse(File.ReadAllText(folder.File("config.json")))!;
+        Assert.Equal("LlamaForCausalLM", config["architectures"]![0]!.GetValue<string>());
+        Assert.Equal("float32", config["torch_dtype"]!.GetValue<string>());
+        Assert.Equal(tied, config["tie_word_embeddings"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public void ShardedSaveLoadsToTheSameTensorsAsSingleFile()
+    {
+        using var single = new TempFolder();
+        using var sharded = new TempFolder();
+        using var original = RandomModel(TinyLlama(tied: false), 32);
+        HfModelWriter.Save(original, single.Path);
+        var files = HfModelWriter.Save(original, sharded.Path, maxShardBytes: 4096);
+        Assert.Contains(sharded.File(SafetensorsCheckpoint.IndexFileName), files);
+        Assert.True(files.Count(f => f.EndsWith(".safetensors", StringComparison.Ordinal)) > 2);
+        using var a = PretrainedModelLoader.Load(single.Path);
+        using var b = PretrainedModelLoader.Load(sharded.Path);
+        AssertSameState(a, b);
+    }
+
+    [Fact]
+    public void SavingInBfloat16StoresBf16AndRecordsIt()
+    {
+        using var folder = new TempFolder();
+        using var original = RandomModel(TinyLlama(tied: true), 33);
+        HfModelWriter.Save(original, folder.Path, ScalarType.BFloat16);
+        using (var weights = SafetensorsCheckpoint.Open(folder.Path))
+        {
+            Assert.All(weights.Entries, e => Assert.Equal("BF16", e.Dtype));
+        }
+        Assert.Contains("\"torch_dtype\": \"bfloat16\"", File.ReadAllText(folder.File("config.json")));
+        using var loaded = PretrainedModelLoader.Load(folder.Path);
+        AssertSameState(original, loaded, ScalarType.BFloat16);
+        Assert.All(original.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));   // the model itself is untouched
+    }
+
+    [Fact]
+    public void AdapterTensorsAreLeftOutOfTheBaseCheckpoint()
+    {
+        using var folder = new TempFolder();
+        using var original = RandomModel(TinyLlama(tied: true), 34);
+        original.model.layers[0].self_attn.q_proj.AddAdapter("default", new LoraAdapterSettings(2, 4));
+        HfModelWriter.Save(original, folder.Path);
+        using var weights = SafetensorsCheckpoint.Open(folder.Path);
+        Assert.DoesNotContain(weights.Entries, e => e.Name.Contains("lora", StringComparison.Ordinal));
+        using var loaded = PretrainedModelLoader.Load(folder.Path);   // strict: no missing or unexpected keys
+        TensorAssert.BitExact(original.model.layers[0].self_attn.q_proj.weight, ((LlamaForCausalLM)loaded).model.layers[0].self_attn.q_proj.weight);
+    }
+
+    [Fact]
+    public void SelectionDropsAdapterKeysAndTiedHeadAndConvertsOnlyFloatingTensors()
+    {
+        using var scope = NewDisposeScope();
+        var state = new Dictionary<string, Tensor>
+        {
+            ["model.layers.0.self_attn.q_proj.weight"] = ones(2, 2),
+            ["model.layers.0.self_attn.q_proj.lora_A.default.weight"] = ones(1, 2),
+            ["model.layers.0.self_attn.q_proj.lora_B.default.weight"] = ones(2, 1),
+            ["lm_head.weight"] = ones(3, 2),
+            ["embeddings.position_ids"] = arange(4),
+        };
+        var tied = HfModelWriter.SelectWeights(state, tiedEmbeddings: true, ScalarType.Float16);
+        Assert.Equal(["embeddings.position_ids", "model.layers.0.self_attn.q_proj.weight"], tied.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(ScalarType.Float16, tied["model.layers.0.self_attn.q_proj.weight"].dtype);
+        Assert.Equal(ScalarType.Int64, tied["embeddings.position_ids"].dtype);
+        var untied = HfModelWriter.SelectWeights(state, tiedEmbeddings: false, dtype: null);
+        Assert.Same(state["lm_head.weight"], untied["lm_head.weight"]);
+        Assert.Equal(3, untied.Count);
+    }
+
+    [Fact]
+    public void ClassificationHeadRoundTripsAsSequenceClassification()
+    {
+        using var folder = new TempFolder();
+        using var original = RandomModel(TinyLlama(tied: true), 35);
+        original.AddClassificationHead(3, new Generator(1));
+        HfModelWriter.Save(original, folder.Path);
+        var config = JsonNode.Parse(File.ReadAllText(folder.File("config.json")))!;
+        Assert.Equal("LlamaForSequenceClassification", config["architectures"]![0]!.GetValue<string>());
+        Assert.Equal(3, config["id2label"]!.AsObject().Count);
+        using var loaded = PretrainedModelLoader.Load(folder.Path);
+        Assert.Equal(3, loaded.ClassificationLabels);
+        AssertSameState(original, loaded);
+        using var scope = NewDisposeScope();
+        var ids = tensor(new long[,] { { 3, 4, 5, 0 }, { 6, 7, 8, 9 } });
+        var mask = tensor(new long[,] { { 1, 1, 1, 0 }, { 1, 1, 1, 1 } });
+        original.eval();
+        TensorAssert.BitExact(original.ClassificationLogits(ids, mask), loaded.ClassificationLogits(ids, mask));
+    }
+
+    [Fact]
+    public void SequenceClassificationCheckpointWithoutLmHeadLoads()
+    {
+        // HF's LlamaForSequenceClassification has no lm_head; an untied config must still load from it.
+        using var folder = new TempFolder();
+        using var original = RandomModel(TinyLlama(tied: false), 36);
+        original.AddClassificationHead(2, new Generator(2));
+        HfModelWriter.Save(original, folder.Path);
+        using (var scope = NewDisposeScope())
+        {
+            using var checkpoint = SafetensorsCheckpoint.Open(folder.Path);
+            var withoutHead = checkpoint.ReadAll().Where(kv => kv.Key != "lm_head.weight").ToDictionary();
+            checkpoint.Dispose();
+            SafetensorsWriter.Write(folder.File("model.safetensors"), withoutHead);
+        }
+        using var loaded = PretrainedModelLoader.Load(folder.Path);
+        TensorAssert.BitExact(original.state_dict()["score.weight"], loaded.state_dict()["score.weight"]);
+    }
+
+    [Fact]
+    public void TokenizerFilesAreCopied()
+    {
+        using var folder = new TempFolder();
+        using var original = RandomModel(TinyLlama(tied: true), 37);
+        var source = SharedData.PathOf("models/tiny-random-gpt2");
+        var tokenizerFiles = HfModelWriter.TokenizerFilesIn(source);
+        Assert.Equal(["tokenizer.json", "vocab.json", "merges.txt"], tokenizerFiles.Select(Path.GetFileName));
+        HfModelWriter.Save(original, folder.Path, extraFiles: tokenizerFiles);
+        foreach (var file in tokenizerFiles)
+        {
+            Assert.Equal(File.ReadAllBytes(file), File.ReadAllBytes(folder.File(Path.GetFileName(file))));
+        }
+        Assert.Throws<FileNotFoundException>(() => HfModelWriter.Save(original, folder.Path, extraFiles: [folder.File("absent.json")]));
+    }
+}
