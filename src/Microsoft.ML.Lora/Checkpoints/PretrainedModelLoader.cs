@@ -9,13 +9,13 @@ namespace Microsoft.ML.Lora.Checkpoints;
 /// <param name="Missing">Model keys left as initialised (only when not strict).</param>
 /// <param name="Unexpected">Checkpoint tensors not used (only when not strict).</param>
 /// <param name="Ignored">Checkpoint tensors skipped because they are known to be unused (see <see cref="CheckpointKeyMatcher.IsKnownUnusedKey"/>).</param>
-/// <param name="BasePrefixesAdded">Model prefixes the checkpoint's names lacked (see <see cref="CheckpointKeyMatch"/>).</param>
+/// <param name="BasePrefixAdded">The model prefix the checkpoint's names lacked, if any (see <see cref="CheckpointKeyMatch"/>).</param>
 public sealed record WeightLoadReport(
     IReadOnlyList<string> Loaded,
     IReadOnlyList<string> Missing,
     IReadOnlyList<string> Unexpected,
     IReadOnlyList<string> Ignored,
-    IReadOnlyList<string> BasePrefixesAdded);
+    string? BasePrefixAdded);
 
 /// <summary>
 /// Loads a Hugging Face model folder (config.json + safetensors weights) into a <see cref="PretrainedModel"/>:
@@ -75,13 +75,12 @@ public static class PretrainedModelLoader
     public static WeightLoadReport LoadWeights(PretrainedModel model, SafetensorsCheckpoint checkpoint, bool strict = true)
     {
         var state = model.state_dict();
-        var match = CheckpointKeyMatcher.Match(state.Keys, checkpoint.Entries.Select(e => e.Name), TiedEmbeddings.In(model.Config));
+        var match = CheckpointKeyMatcher.Match(state.Keys, checkpoint.Entries.Select(e => e.Name), CheckpointKeyContext.Of(model));
         var shapeMismatches = match.CheckpointKeyOf
             .Where(kv => !checkpoint.Entry(kv.Value).Shape.SequenceEqual(state[kv.Key].shape))
             .Select(kv => $"{kv.Value}: checkpoint [{string.Join(", ", checkpoint.Entry(kv.Value).Shape)}] vs model [{string.Join(", ", state[kv.Key].shape)}]")
             .ToList();
-        var outputHead = model.OutputHeadModule + ".";
-        var intolerable = match.Missing.Where(k => model.ClassificationLabels == 0 || !k.StartsWith(outputHead, StringComparison.Ordinal)).ToList();
+        var intolerable = match.Missing.Where(k => !IsUnneededOutputHead(model, k)).ToList();
         if (shapeMismatches.Count > 0 || (strict && (intolerable.Count > 0 || match.Unexpected.Count > 0)))
         {
             throw new CheckpointMismatchException(checkpoint.SourcePath, intolerable, match.Unexpected, shapeMismatches);
@@ -93,6 +92,13 @@ public static class PretrainedModelLoader
                 checkpoint.ReadInto(checkpointKey, state[modelKey]);
             }
         }
-        return new WeightLoadReport([.. match.CheckpointKeyOf.Keys], match.Missing, match.Unexpected, match.Ignored, match.BasePrefixesAdded);
+        return new WeightLoadReport([.. match.CheckpointKeyOf.Keys], match.Missing, match.Unexpected, match.Ignored, match.BasePrefixAdded);
     }
+
+    // A sequence classifier saved by HF has no LM head (LlamaForSequenceClassification has only "score"), so a
+    // model given a classification head may lack its LM head's weights; encoders' output head is the classifier itself.
+    private static bool IsUnneededOutputHead(PretrainedModel model, string key) =>
+        model.ClassificationLabels > 0
+        && !model.ClassificationHeadModules.Contains(model.OutputHeadModule)
+        && key.StartsWith(model.OutputHeadModule + ".", StringComparison.Ordinal);
 }
