@@ -14,15 +14,19 @@ public static class Llama2cImporter
 {
     private const int HeaderInts = 7;
 
+    /// <summary>Reads and validates only the header of a checkpoint, as the HF config it converts to.</summary>
+    /// <exception cref="Llama2cFormatException">The header is implausible or the file size does not match it.</exception>
+    public static LlamaConfig ReadConfig(string checkpointPath)
+    {
+        var path = ExistingFile(checkpointPath);
+        return ToConfig(ReadHeader(path, new FileInfo(path).Length));
+    }
+
     /// <summary>Reads a checkpoint. The caller owns (disposes) the tensors.</summary>
     /// <exception cref="Llama2cFormatException">The header is implausible or the file size does not match it.</exception>
     public static (LlamaConfig Config, Dictionary<string, Tensor> Weights) Read(string checkpointPath)
     {
-        var path = Path.GetFullPath(checkpointPath);
-        if (!File.Exists(path))
-        {
-            throw new FileNotFoundException($"llama2.c checkpoint '{path}' does not exist.", path);
-        }
+        var path = ExistingFile(checkpointPath);
         long fileLength = new FileInfo(path).Length;
         var header = ReadHeader(path, fileLength);
         var config = ToConfig(header);
@@ -111,6 +115,12 @@ public static class Llama2cImporter
         long rows = weight.shape[0], columns = weight.shape[1];
         long headDim = rows / heads;
         return weight.view(heads, headDim / 2, 2, columns).transpose(1, 2).reshape(rows, columns);
+    }
+
+    private static string ExistingFile(string checkpointPath)
+    {
+        var path = Path.GetFullPath(checkpointPath);
+        return File.Exists(path) ? path : throw new FileNotFoundException($"llama2.c checkpoint '{path}' does not exist.", path);
     }
 
     private static void AddPerLayer(Dictionary<string, Tensor> weights, Tensor stacked, string suffix, Func<Tensor, Tensor>? transform = null)

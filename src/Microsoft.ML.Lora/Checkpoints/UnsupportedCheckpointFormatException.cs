@@ -7,7 +7,7 @@ namespace Microsoft.ML.Lora.Checkpoints;
 /// </summary>
 public sealed class UnsupportedCheckpointFormatException(string path, IReadOnlyList<string> files)
     : NotSupportedException(
-        $"{path}: only safetensors checkpoints are supported, but this folder holds only PyTorch pickle weights ({string.Join(", ", files)}). " +
+        $"{path}: only safetensors checkpoints are supported, but this holds only PyTorch pickle weights ({string.Join(", ", files)}). " +
         "Pickles are never loaded because they can run arbitrary code. Convert once with Python: " +
         $"python -c \"from transformers import AutoModel; AutoModel.from_pretrained('{path}').save_pretrained('OUT', safe_serialization=True)\" " +
         "(use the AutoModelFor... class matching the model to keep its head), then load OUT.")
