@@ -3,7 +3,7 @@ using Microsoft.ML.Lora.Checkpoints;
 using Microsoft.ML.Lora.Models;
 using Microsoft.ML.Lora.Models.Bert;
 using Microsoft.ML.Lora.Models.Gpt2;
-using Microsoft.ML.Lora.Tests.Models;
+using ArchitectureModels = Microsoft.ML.Lora.Tests.Models.TinyModels;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -61,7 +61,7 @@ public class ArchitectureCheckpointTests
         }
         File.Copy(Path.Combine(TinyGpt2, "config.json"), folder.File("config.json"));
         using var reference = PretrainedModelLoader.Load(TinyGpt2);
-        using var model = TinyModels.Create(HfConfigFile.Read(folder.Path));
+        using var model = ArchitectureModels.Create(HfConfigFile.Read(folder.Path));
         using var checkpoint = SafetensorsCheckpoint.Open(folder.Path);
         var report = PretrainedModelLoader.LoadWeights(model, checkpoint);
         Assert.Equal("transformer", report.BasePrefixAdded);
@@ -96,7 +96,7 @@ public class ArchitectureCheckpointTests
         // bert-base-uncased's file: LayerNorm "gamma"/"beta", pretraining heads cls.*, the position_ids buffer.
         using var folder = new TempFolder();
         using var scope = NewDisposeScope();
-        using var original = TinyModels.Create(TinyModels.Bert("bert"), seed: 3);
+        using var original = ArchitectureModels.Create(ArchitectureModels.Bert("bert"), seed: 3);
         var legacy = original.state_dict().ToDictionary(
             kv => kv.Key.Contains("LayerNorm.", StringComparison.Ordinal) ? kv.Key.Replace("LayerNorm.weight", "LayerNorm.gamma").Replace("LayerNorm.bias", "LayerNorm.beta") : kv.Key,
             kv => kv.Value);
@@ -106,7 +106,7 @@ public class ArchitectureCheckpointTests
         legacy["cls.seq_relationship.weight"] = zeros(2, 16);
         legacy["bert.embeddings.position_ids"] = arange(32).unsqueeze(0);
         SafetensorsWriter.Write(folder.File("model.safetensors"), legacy);
-        using var model = TinyModels.Create(TinyModels.Bert("bert"), seed: 4);
+        using var model = ArchitectureModels.Create(ArchitectureModels.Bert("bert"), seed: 4);
         using var checkpoint = SafetensorsCheckpoint.Open(folder.Path);
         var report = PretrainedModelLoader.LoadWeights(model, checkpoint);
         Assert.Equal(4, report.Ignored.Count);
@@ -118,13 +118,13 @@ public class ArchitectureCheckpointTests
     {
         using var folder = new TempFolder();
         using var scope = NewDisposeScope();
-        using var original = TinyModels.Create(TinyModels.Bert("distilbert"), seed: 5);
+        using var original = ArchitectureModels.Create(ArchitectureModels.Bert("distilbert"), seed: 5);
         var state = original.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value);
         state["vocab_transform.weight"] = zeros(16, 16);
         state["vocab_layer_norm.weight"] = ones(16);
         state["vocab_projector.bias"] = zeros(61);
         SafetensorsWriter.Write(folder.File("model.safetensors"), state);
-        using var model = TinyModels.Create(TinyModels.Bert("distilbert"), seed: 6);
+        using var model = ArchitectureModels.Create(ArchitectureModels.Bert("distilbert"), seed: 6);
         using var checkpoint = SafetensorsCheckpoint.Open(folder.Path);
         var report = PretrainedModelLoader.LoadWeights(model, checkpoint);
         Assert.Equal(["vocab_layer_norm.weight", "vocab_projector.bias", "vocab_transform.weight"], report.Ignored);
@@ -138,7 +138,7 @@ public class ArchitectureCheckpointTests
     public void EncoderClassifierRoundTripsThroughAnHfFolder(string modelType, string architecture)
     {
         using var folder = new TempFolder();
-        using var original = TinyModels.Create(TinyModels.Bert(modelType), seed: 8);
+        using var original = ArchitectureModels.Create(ArchitectureModels.Bert(modelType), seed: 8);
         original.AddClassificationHead(4, new Generator(9));
         original.eval();
         HfModelWriter.Save(original, folder.Path);
@@ -158,7 +158,7 @@ public class ArchitectureCheckpointTests
     public void EncoderClassifierWithoutItsHeadInTheCheckpointIsReportedMissing()
     {
         using var folder = new TempFolder();
-        using var original = TinyModels.Create(TinyModels.Bert("bert"), seed: 10);
+        using var original = ArchitectureModels.Create(ArchitectureModels.Bert("bert"), seed: 10);
         original.AddClassificationHead(2, new Generator(11));
         HfModelWriter.Save(original, folder.Path);
         using (var scope = NewDisposeScope())

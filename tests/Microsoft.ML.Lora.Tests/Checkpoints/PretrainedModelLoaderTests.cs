@@ -2,7 +2,7 @@ using System.Text;
 using Microsoft.ML.Lora.Checkpoints;
 using Microsoft.ML.Lora.Models;
 using Microsoft.ML.Lora.Models.Llama;
-using Microsoft.ML.Lora.Tests.Models;
+using ArchitectureModels = Microsoft.ML.Lora.Tests.Models.TinyModels;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -10,9 +10,9 @@ namespace Microsoft.ML.Lora.Tests.Checkpoints;
 
 public class PretrainedModelLoaderTests
 {
-    internal static LlamaConfig TinyLlama(bool tied) => TinyModels.Llama(tie: tied);
+    internal static LlamaConfig TinyLlama(bool tied) => ArchitectureModels.Llama(tie: tied);
 
-    internal static LlamaForCausalLM RandomModel(LlamaConfig config, int seed) => (LlamaForCausalLM)TinyModels.Create(config, seed);
+    internal static LlamaForCausalLM RandomModel(LlamaConfig config, int seed) => (LlamaForCausalLM)ArchitectureModels.Create(config, seed);
 
     /// <summary>Writes config.json and the state dict (optionally edited) into a folder, the HF way.</summary>
     private static void WriteFolder(string folder, PretrainedModel model, long maxShardBytes = SafetensorsShardWriter.DefaultMaxShardBytes,
