@@ -14,17 +14,6 @@ public class ArchitectureCheckpointTests
 {
     private static string TinyGpt2 => SharedData.PathOf("models/tiny-random-gpt2");
 
-    private static void AssertSameState(PretrainedModel expected, PretrainedModel actual)
-    {
-        var a = expected.state_dict();
-        var b = actual.state_dict();
-        Assert.Equal(a.Keys.Order(), b.Keys.Order());
-        foreach (var (name, t) in a)
-        {
-            TensorAssert.BitExact(t, b[name], name);
-        }
-    }
-
     [Fact]
     public void TinyRandomGpt2LoadsWithConv1DOrientationKept()
     {
@@ -67,7 +56,7 @@ public class ArchitectureCheckpointTests
         Assert.Equal("transformer", report.BasePrefixAdded);
         Assert.Equal(10, report.Ignored.Count);
         Assert.All(report.Ignored, k => Assert.Contains(".attn.", k));
-        AssertSameState(reference, model);
+        TensorAssert.SameState(reference, model);
     }
 
     [Fact]
@@ -87,7 +76,7 @@ public class ArchitectureCheckpointTests
         Assert.Equal("GPT2LMHeadModel", config["architectures"]![0]!.GetValue<string>());
         Assert.Equal("4.36.2", config["transformers_version"]!.GetValue<string>());
         using var reloaded = PretrainedModelLoader.Load(folder.Path);
-        AssertSameState(original, reloaded);
+        TensorAssert.SameState(original, reloaded);
     }
 
     [Fact]
@@ -110,7 +99,7 @@ public class ArchitectureCheckpointTests
         using var checkpoint = SafetensorsCheckpoint.Open(folder.Path);
         var report = PretrainedModelLoader.LoadWeights(model, checkpoint);
         Assert.Equal(4, report.Ignored.Count);
-        AssertSameState(original, model);
+        TensorAssert.SameState(original, model);
     }
 
     [Fact]
@@ -128,7 +117,7 @@ public class ArchitectureCheckpointTests
         using var checkpoint = SafetensorsCheckpoint.Open(folder.Path);
         var report = PretrainedModelLoader.LoadWeights(model, checkpoint);
         Assert.Equal(["vocab_layer_norm.weight", "vocab_projector.bias", "vocab_transform.weight"], report.Ignored);
-        AssertSameState(original, model);
+        TensorAssert.SameState(original, model);
     }
 
     [Theory]
@@ -137,21 +126,8 @@ public class ArchitectureCheckpointTests
     [InlineData("distilbert", "DistilBertForSequenceClassification")]
     public void EncoderClassifierRoundTripsThroughAnHfFolder(string modelType, string architecture)
     {
-        using var folder = new TempFolder();
         using var original = ArchitectureModels.Create(ArchitectureModels.Bert(modelType), seed: 8);
-        original.AddClassificationHead(4, new Generator(9));
-        original.eval();
-        HfModelWriter.Save(original, folder.Path);
-        var config = JsonNode.Parse(File.ReadAllText(folder.File("config.json")))!;
-        Assert.Equal(architecture, config["architectures"]![0]!.GetValue<string>());
-        Assert.Equal(4, config["id2label"]!.AsObject().Count);
-        using var loaded = PretrainedModelLoader.Load(folder.Path);
-        Assert.Equal(4, loaded.ClassificationLabels);
-        AssertSameState(original, loaded);
-        using var scope = NewDisposeScope();
-        var ids = tensor(new long[,] { { 3, 4, 5, 0 }, { 6, 7, 8, 9 } });
-        var mask = tensor(new long[,] { { 1, 1, 1, 0 }, { 1, 1, 1, 1 } });
-        TensorAssert.BitExact(original.ClassificationLogits(ids, mask), loaded.ClassificationLogits(ids, mask));
+        HfModelWriterTests.AssertClassifierRoundTrip(original, 4, architecture);
     }
 
     [Fact]
@@ -161,15 +137,7 @@ public class ArchitectureCheckpointTests
         using var original = ArchitectureModels.Create(ArchitectureModels.Bert("bert"), seed: 10);
         original.AddClassificationHead(2, new Generator(11));
         HfModelWriter.Save(original, folder.Path);
-        using (var scope = NewDisposeScope())
-        {
-            Dictionary<string, Tensor> withoutHead;
-            using (var checkpoint = SafetensorsCheckpoint.Open(folder.Path))
-            {
-                withoutHead = checkpoint.ReadAll().Where(kv => !kv.Key.StartsWith("classifier.", StringComparison.Ordinal)).ToDictionary();
-            }
-            SafetensorsWriter.Write(folder.File("model.safetensors"), withoutHead);
-        }
+        CheckpointEdits.RemoveTensors(folder.Path, key => key.StartsWith("classifier.", StringComparison.Ordinal));
         var error = Assert.Throws<CheckpointMismatchException>(() => PretrainedModelLoader.Load(folder.Path));
         Assert.Equal(["classifier.weight", "classifier.bias"], error.MissingKeys.Order().Reverse());
     }
