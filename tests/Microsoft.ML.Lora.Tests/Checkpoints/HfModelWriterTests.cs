@@ -68,6 +68,7 @@ public class HfModelWriterTests
         using var folder = new TempFolder();
         using var original = RandomModel(TinyLlama(tied: true), 34);
         original.model.layers[0].self_attn.q_proj.AddAdapter("default", new LoraAdapterSettings(2, 4));
+        Assert.Contains(original.state_dict().Keys, k => k.Contains(".lora_A.", StringComparison.Ordinal));
         HfModelWriter.Save(original, folder.Path);
         using var weights = SafetensorsCheckpoint.Open(folder.Path);
         Assert.DoesNotContain(weights.Entries, e => e.Name.Contains("lora", StringComparison.Ordinal));
