@@ -10,5 +10,7 @@ internal static class CommandCatalog
         TrainCommand.Create(),
         PredictCommand.Create(),
         EvalCommand.Create(),
+        InspectCommand.Create(),
+        ConvertCommand.Create(),
     ];
 }
