@@ -22,6 +22,9 @@ public sealed record ModelBenchmarkOptions
     /// <summary>Keep repeating the timed forward pass until this much time has passed (at least two passes).</summary>
     public TimeSpan MinimumForwardTime { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>torch intra-op threads during the measurement (restored after); null keeps the current setting.</summary>
+    public int? Threads { get; init; }
+
     /// <summary>Seed of the random token ids.</summary>
     public long Seed { get; init; } = 1;
 }
@@ -61,10 +64,19 @@ public static class ModelBenchmarks
         ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1, nameof(options.BatchSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.PromptLength, 1, nameof(options.PromptLength));
         ArgumentOutOfRangeException.ThrowIfNegative(options.DecodeTokens, nameof(options.DecodeTokens));
+        if (options.Threads is { } requested)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(requested, 1, nameof(options.Threads));
+        }
         bool wasTraining = model.training;
+        int previousThreads = get_num_threads();
         model.eval();
         try
         {
+            if (options.Threads is { } threads)
+            {
+                set_num_threads(threads);
+            }
             using var noGrad = no_grad();
             using var scope = NewDisposeScope();
             var device = model.parameters().First().device;
@@ -88,6 +100,7 @@ public static class ModelBenchmarks
         finally
         {
             model.train(wasTraining);
+            set_num_threads(previousThreads);
         }
     }
 
