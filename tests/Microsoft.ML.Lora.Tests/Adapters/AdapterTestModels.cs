@@ -7,7 +7,7 @@ namespace Microsoft.ML.Lora.Tests.Adapters;
 /// <summary>Small random models and tensor helpers shared by the adapter tests.</summary>
 internal static class AdapterTestModels
 {
-    /// <summary>A 2-layer Llama with grouped-query attention (vocab 40, width 16, 4 heads, 2 KV heads), seeded.</summary>
+    /// <summary>A 2-layer Llama with grouped-query attention, seeded.</summary>
     public static LlamaForCausalLM TinyLlama(long seed = 1, bool tieEmbeddings = false)
     {
         manual_seed(seed);
@@ -16,24 +16,14 @@ internal static class AdapterTestModels
         return model;
     }
 
-    /// <summary>The config of <see cref="TinyLlama"/>.</summary>
-    public static LlamaConfig TinyConfig(bool tieEmbeddings = false) => new()
-    {
-        VocabSize = 40,
-        HiddenSize = 16,
-        IntermediateSize = 24,
-        NumHiddenLayers = 2,
-        NumAttentionHeads = 4,
-        NumKeyValueHeads = 2,
-        MaxPositionEmbeddings = 64,
-        TieWordEmbeddings = tieEmbeddings,
-    };
+    /// <summary>The config of <see cref="TinyLlama"/> (the models tests' tiny Llama: vocab 61, width 16, 4 heads, 2 KV heads).</summary>
+    public static LlamaConfig TinyConfig(bool tieEmbeddings = false) => Models.TinyModels.Llama(tie: tieEmbeddings);
 
     /// <summary>Token ids [batch, time] drawn from a seeded generator.</summary>
     public static Tensor Ids(int batch, int time, long seed = 7)
     {
         using var g = new TorchSharp.torch.Generator((ulong)seed);
-        return randint(0, 40, [batch, time], dtype: ScalarType.Int64, generator: g);
+        return randint(0, TinyConfig().VocabSize, [batch, time], dtype: ScalarType.Int64, generator: g);
     }
 
     /// <summary>LM logits for a batch.</summary>
