@@ -7,7 +7,7 @@ namespace Microsoft.ML.Lora.Models.Llama;
 /// <summary>The decoder body (HF LlamaModel): embed_tokens, layers, final norm.</summary>
 public sealed class LlamaModel : nn.Module
 {
-    /// <summary>Token embedding [vocab, hidden].</summary>
+    /// <summary>Token embedding [vocab, hidden] (adaptable, so LoRA can target embed_tokens).</summary>
     public AdaptableEmbedding embed_tokens;
     /// <summary>Decoder blocks.</summary>
     public ModuleList<LlamaDecoderLayer> layers;
