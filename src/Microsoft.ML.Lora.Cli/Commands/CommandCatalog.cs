@@ -16,5 +16,6 @@ internal static class CommandCatalog
         LogitsCommand.Create(),
         MergeCommand.Create(),
         PeftCommand.Create(),
+        BenchCommand.Create(),
     ];
 }
