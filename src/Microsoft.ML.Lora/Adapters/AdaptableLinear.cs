@@ -88,10 +88,23 @@ public sealed class AdaptableLinear : LoraLayer
         {
             return LinearLoraMath.MixedForward(this, x, routing);
         }
-        var y = LiveCopy is { } copy ? Project(x, SavedCopy(copy.Name)) : BaseForward(x);
+        var weights = LiveCopy is { } copy ? SavedCopy(copy.Name) : (weight, bias);
         var live = LiveSlots;
-        return live.Length == 0 ? y : LinearLoraMath.AddAdapters(this, x, y, live);
+        if (live.Length == 0)
+        {
+            return Project(x, weights);
+        }
+        return live.Any(s => s.Settings!.UseDora)
+            ? LinearLoraMath.AddAdapters(this, x, Project(x, weights), live)
+            : LinearLoraMath.ForwardLowRank(this, x, weights, live);
     }
+
+    /// <summary>
+    /// The [out, in] weight when this layer currently computes exactly x·Wᵀ (no bias, no adapter or saved copy
+    /// applied, not Conv1D-oriented, not routing a mixed batch), so a caller may fuse that product with what follows; else null.
+    /// </summary>
+    internal Parameter? PlainWeight =>
+        LiveSlots.Length == 0 && LiveCopy is null && Routing is null && !FanInFanOut && bias is null ? weight : null;
 
     /// <summary>The base layer alone: x·Wᵀ + b (or x·W + b for Conv1D).</summary>
     public Tensor BaseForward(Tensor x) => Project(x, (weight, bias));

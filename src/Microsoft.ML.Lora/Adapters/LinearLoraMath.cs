@@ -1,4 +1,5 @@
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Lora.Adapters;
@@ -10,38 +11,60 @@ namespace Microsoft.ML.Lora.Adapters;
 internal static class LinearLoraMath
 {
     /// <summary>
-    /// y + Σ adapters for the live slots. Plain LoRA adds scale·B(A(x)) in place (two thin GEMMs, scale folded
-    /// into add's alpha); with DoRA present adds happen out of place because DoRA needs the untouched base output.
+    /// y + Σ adapters for the live slots when DoRA is among them (plain LoRA goes through <see cref="ForwardLowRank"/>):
+    /// the additions happen out of place because DoRA needs the untouched base output.
     /// </summary>
     public static Tensor AddAdapters(AdaptableLinear layer, Tensor x, Tensor y, AdapterSlot[] live)
     {
-        bool anyDora = false;
-        foreach (var slot in live)
-        {
-            anyDora |= slot.Settings!.UseDora;
-        }
         using var scope = NewDisposeScope();
         Tensor? converted = null;
         var result = y;
         foreach (var slot in live)
         {
             var input = InAdapterDtype(x, layer.LoraA(slot.Name).dtype, ref converted);
-            var (value, alpha) = Contribution(layer, slot, input, baseWithoutBias: anyDora ? () => WithoutBias(layer, y) : null);
+            var (value, alpha) = Contribution(layer, slot, input, baseWithoutBias: () => WithoutBias(layer, y));
             var addend = value.dtype == y.dtype ? value : value.to(y.dtype);
-            if (anyDora)
+            result = alpha is null ? result.add(addend) : result.add(addend, alpha);
+        }
+        return ReferenceEquals(result, y) ? y : result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Plain LoRA (no DoRA among <paramref name="live"/>): base(x) + Σ scale·B(A(dropout(x))), with the base computed
+    /// on x seen as [tokens, in] and the adapters added to it in place. The two thin products are laid out so that
+    /// autograd's backward products also run in the BLAS's fast layouts — the [tokens, r] intermediate is
+    /// column-major (A·xᵀ transposed) and the second factor a row-major [r, out] copy of Bᵀ: measured 22% faster
+    /// forward+backward than two nn.functional.linear calls at rank 8 (docs/performance.md). An adapter of the base
+    /// output's dtype accumulates through addmm_ (no [tokens, out] temporary); over a bf16 base the fp32 product is
+    /// added with type promotion, rounding once, as PEFT's fp32 add followed by a cast does. Inside an
+    /// <see cref="AdapterAutocast"/> scope a bf16 base's adapters compute in bf16 instead.
+    /// </summary>
+    public static Tensor ForwardLowRank(AdaptableLinear layer, Tensor x, (Parameter Weight, Parameter? Bias) weights, AdapterSlot[] live)
+    {
+        long tokens = x.numel() / layer.InFeatures;
+        using var scope = NewDisposeScope();
+        var flat = x.reshape(tokens, layer.InFeatures);
+        var y = layer.Project(flat, weights);
+        Tensor? converted = null;
+        foreach (var slot in live)
+        {
+            var a = layer.LoraA(slot.Name);
+            var dtype = AdapterAutocast.ComputeDtype(flat.dtype, a.dtype);
+            var input = InAdapterDtype(flat, dtype, ref converted);
+            var dropout = slot.Settings!.Dropout;
+            var dropped = layer.training && dropout > 0 ? nn.functional.dropout(input, dropout, training: true) : input;
+            var down = InDtype(a, dtype).mm(dropped.t()).t();                          // [tokens, r], column-major
+            var upTransposed = InDtype(layer.LoraB(slot.Name), dtype).t().contiguous();   // [r, out], row-major
+            if (y.dtype == down.dtype)
             {
-                result = alpha is null ? result.add(addend) : result.add(addend, alpha);
-            }
-            else if (alpha is null)
-            {
-                result.add_(addend);
+                y.addmm_(down, upTransposed, beta: 1, alpha: (float)slot.Settings.Scale);
             }
             else
             {
-                result.add_(addend, alpha);
+                y.add_(down.mm(upTransposed), slot.ScaleScalar!);
             }
         }
-        return ReferenceEquals(result, y) ? y : result.MoveToOuterDisposeScope();
+        return y.view([.. x.shape[..^1], layer.OutFeatures]).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -168,6 +191,8 @@ internal static class LinearLoraMath
         }
         return converted;
     }
+
+    private static Tensor InDtype(Tensor t, ScalarType dtype) => t.dtype == dtype ? t : t.to(dtype);
 
     private static Tensor WithoutBias(AdaptableLinear layer, Tensor y) => layer.bias is null ? y : y.sub(layer.bias);
 }

@@ -59,14 +59,18 @@ public static class TrainingBenchmark
         double flopsPerToken = FlopAccounting.PerToken(lora ? FlopKind.LoraTraining : FlopKind.FullTraining, model, options.SequenceLength);
         log?.Invoke($"{options.Preset}: {model.parameters().Sum(p => p.numel()):N0} parameters, {MixedPrecision.TrainableParameters(model):N0} trainable, {get_num_threads()} threads");
 
-        double gemmBefore = HardwareProbes.GemmFlops(computeDtype);
-        var (steps, rss, finalLoss, peak) = RunSteps(model, options, log);
-        double gemmPeak = Math.Max(gemmBefore, HardwareProbes.GemmFlops(computeDtype));
-
-        var timed = steps.Skip(options.WarmupSteps).ToArray();
+        var run = RunSteps(model, options, computeDtype, log);
+        var timed = run.Steps.Skip(options.WarmupSteps).ToArray();
         double median = Median(timed);
-        double tokensPerSecond = options.SequenceLength * options.BatchSize / median;
+        double tokensPerStep = options.SequenceLength * options.BatchSize;
+        double tokensPerSecond = tokensPerStep / median;
         double achieved = flopsPerToken * tokensPerSecond;
+        double gemmPeak = run.Probes.Max();
+        // Each step against the better of the GEMM probes just before and just after it: on a shared machine
+        // the load changes between steps, and this ratio moves much less than the times themselves.
+        var paired = Enumerable.Range(options.WarmupSteps, timed.Length)
+            .Select(i => flopsPerToken * tokensPerStep / run.Steps[i] / Math.Max(run.Probes[i], run.Probes[i + 1]))
+            .ToArray();
         return new TrainingBenchmarkResult
         {
             Preset = options.Preset,
@@ -83,9 +87,9 @@ public static class TrainingBenchmark
             StepSecondsMedian = median,
             StepSeconds = timed,
             TokensPerSecond = tokensPerSecond,
-            PeakRssBytes = peak,
-            RssAfterWarmupBytes = rss[Math.Max(0, options.WarmupSteps - 1)],
-            RssFinalBytes = rss[^1],
+            PeakRssBytes = run.PeakRss,
+            RssAfterWarmupBytes = run.Rss[Math.Max(0, options.WarmupSteps - 1)],
+            RssFinalBytes = run.Rss[^1],
             FrozenWeightBytes = MixedPrecision.FrozenWeightBytes(model),
             TrainableParameters = MixedPrecision.TrainableParameters(model),
             MatmulParameters = matmulParameters,
@@ -93,13 +97,20 @@ public static class TrainingBenchmark
             AchievedFlops = achieved,
             GemmPeakFlops = gemmPeak,
             Mfu = achieved / gemmPeak,
-            FinalLoss = finalLoss,
+            MfuPairedMedian = Median(paired),
+            GemmProbeFlops = run.Probes,
+            FinalLoss = run.FinalLoss,
             LoadAverage = [.. new[] { loadBefore, ProcessMemory.LoadAverage() }.OfType<double>()],
         };
     }
 
-    private static (List<double> Steps, List<long> Rss, double FinalLoss, long PeakRss) RunSteps(
-        Models.PretrainedModel model, TrainingBenchmarkOptions options, Action<string>? log)
+    private sealed record StepRecord(List<double> Steps, List<long> Rss, List<double> Probes, double FinalLoss, long PeakRss);
+
+    /// <summary>
+    /// Runs the steps through <see cref="FineTuningLoop"/>, timing each from one progress report to the next, and
+    /// probing the GEMM FLOP/s before the first step and after every step (outside the timed span).
+    /// </summary>
+    private static StepRecord RunSteps(Models.PretrainedModel model, TrainingBenchmarkOptions options, ScalarType computeDtype, Action<string>? log)
     {
         int total = options.WarmupSteps + options.Steps;
         var random = new Random(options.Seed);
@@ -118,6 +129,7 @@ public static class TrainingBenchmark
         };
         var steps = new List<double>(total);
         var rss = new List<long>(total);
+        var probes = new List<double>(total + 1) { Probe(computeDtype) };
         double finalLoss = double.NaN;
         var clock = new Stopwatch();
         var loop = new FineTuningLoop(model, new CausalLanguageModelObjective(), settings, padId: 0, CPU)
@@ -127,7 +139,8 @@ public static class TrainingBenchmark
                 steps.Add(clock.Elapsed.TotalSeconds);
                 rss.Add(ProcessMemory.ResidentBytes());
                 finalLoss = p.Loss;
-                log?.Invoke($"step {p.Step}/{total}: {steps[^1]:F3} s, loss {p.Loss:F4}, rss {rss[^1] / 1048576.0:F0} MiB");
+                probes.Add(Probe(computeDtype));
+                log?.Invoke($"step {p.Step}/{total}: {steps[^1]:F3} s, loss {p.Loss:F4}, rss {rss[^1] / 1048576.0:F0} MiB, GEMM {probes[^1] / 1e9:F0} GFLOP/s");
                 clock.Restart();
             },
         };
@@ -135,8 +148,10 @@ public static class TrainingBenchmark
         ProcessMemory.ResetPeak();
         clock.Start();
         loop.Run(rows, null);
-        return (steps, rss, finalLoss, ProcessMemory.PeakResidentBytes());
+        return new StepRecord(steps, rss, probes, finalLoss, ProcessMemory.PeakResidentBytes());
     }
+
+    private static double Probe(ScalarType dtype) => HardwareProbes.GemmFlops(dtype, repeats: 3);
 
     /// <summary>The median of a non-empty list.</summary>
     public static double Median(IReadOnlyCollection<double> values)

@@ -77,11 +77,20 @@ public sealed record TrainingBenchmarkResult
     /// <summary>flops_per_token × tokens_per_second.</summary>
     [JsonPropertyName("achieved_flops")] public double AchievedFlops { get; init; }
 
-    /// <summary>FLOP/s of a 2048³ matrix product in the compute dtype, measured in the same process (best of several, before and after the steps).</summary>
+    /// <summary>FLOP/s of a 2048³ matrix product in the compute dtype, measured in the same process: the best of the probes before and between the steps.</summary>
     [JsonPropertyName("gemm_peak_flops")] public double GemmPeakFlops { get; init; }
 
     /// <summary>Model FLOPs utilisation: achieved_flops / gemm_peak_flops.</summary>
     [JsonPropertyName("mfu")] public double Mfu { get; init; }
+
+    /// <summary>
+    /// The median over timed steps of each step's FLOP/s divided by the better of the GEMM probes just before and
+    /// after it: less sensitive to a load that changes during the run than <see cref="Mfu"/>.
+    /// </summary>
+    [JsonPropertyName("mfu_paired_median")] public double MfuPairedMedian { get; init; }
+
+    /// <summary>Every GEMM probe's FLOP/s: before the first step, then after each step.</summary>
+    [JsonPropertyName("gemm_probe_flops")] public IReadOnlyList<double> GemmProbeFlops { get; init; } = [];
 
     /// <summary>Training loss of the last step.</summary>
     [JsonPropertyName("final_loss")] public double FinalLoss { get; init; }

@@ -100,6 +100,12 @@ public abstract class PretrainedModel : nn.Module
     /// <summary>Language-model logits [batch, time, vocab] from hidden states.</summary>
     public abstract Tensor LanguageModelLogits(Tensor hidden);
 
+    /// <summary>
+    /// The LM head's weight [vocab, width] when <see cref="LanguageModelLogits"/> is exactly hidden·Wᵀ (a tied or
+    /// plain head with no adapter applied), so the loss can fuse the product with the cross-entropy; otherwise null.
+    /// </summary>
+    public virtual Tensor? PlainLanguageModelHeadWeight => null;
+
     /// <summary>Adds a freshly initialised classification (or regression, with one label) head.</summary>
     public abstract void AddClassificationHead(int labels, Generator? generator = null);
 

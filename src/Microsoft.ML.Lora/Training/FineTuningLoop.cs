@@ -1,3 +1,4 @@
+using Microsoft.ML.Lora.Adapters;
 using Microsoft.ML.Lora.Models;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -104,6 +105,7 @@ public sealed class FineTuningLoop(PretrainedModel model, TaskObjective objectiv
             ThrowIfCancelled?.Invoke();
             using (var scope = NewDisposeScope())
             {
+                using var autocast = settings.Autocast ? AdapterAutocast.Enter() : null;
                 using var batch = TrainingBatch.Collate(batches[i].Select(j => train[j]).ToList(), padId, device, withLossMask: objective.NeedsLossMask);
                 var loss = objective.Loss(model, batch);
                 (settings.GradientAccumulationSteps == 1 ? loss : loss / settings.GradientAccumulationSteps).backward();

@@ -38,6 +38,12 @@ public sealed class FineTuningSettings
     /// </summary>
     public bool GradientCheckpointing { get; set; }
 
+    /// <summary>
+    /// Over 16-bit frozen weights, let adapters compute their products in that dtype during training (see
+    /// <see cref="Adapters.AdapterAutocast"/>); their weights and optimizer state stay fp32. No effect over fp32 weights.
+    /// </summary>
+    public bool Autocast { get; set; } = true;
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid setting.</summary>
     public void Validate()
     {

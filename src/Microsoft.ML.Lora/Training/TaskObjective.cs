@@ -75,10 +75,17 @@ public sealed class CausalLanguageModelObjective : TaskObjective
         using var scope = NewDisposeScope();
         var hidden = model.ForwardHidden(batch.InputIds, batch.AttentionMask);
         long t = hidden.shape[1];
-        var logits = model.LanguageModelLogits(hidden[.., ..(int)(t - 1)]).to(ScalarType.Float32);
-        var targets = batch.InputIds[.., 1..];
-        var perToken = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), targets.reshape(-1), reduction: nn.Reduction.None);
+        var predicting = hidden[.., ..(int)(t - 1)];
+        var targets = batch.InputIds[.., 1..].reshape(-1);
         var mask = batch.LossMask!.reshape(-1);
+        if (model.PlainLanguageModelHeadWeight is { } head && head.dtype == hidden.dtype)
+        {
+            // The same mean over the masked tokens, without materialising the batch's logits (see LinearCrossEntropy).
+            var rowWeights = mask.div(mask.sum().clamp_min(1));
+            return LinearCrossEntropy.Loss(predicting.reshape(-1, hidden.shape[^1]), head, targets, rowWeights).MoveToOuterDisposeScope();
+        }
+        var logits = model.LanguageModelLogits(predicting).to(ScalarType.Float32);
+        var perToken = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), targets, reduction: nn.Reduction.None);
         return (perToken * mask).sum().div(mask.sum().clamp_min(1)).MoveToOuterDisposeScope();
     }
 }

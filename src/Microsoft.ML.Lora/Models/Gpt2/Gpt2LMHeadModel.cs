@@ -43,6 +43,9 @@ public sealed class Gpt2LMHeadModel : CausalLanguageModel
     protected override Tensor ForwardBody(Tensor inputIds, Tensor? attentionMask, KvCache? cache) => transformer.Forward(inputIds, attentionMask, cache);
 
     /// <inheritdoc />
+    public override Tensor? PlainLanguageModelHeadWeight => lm_head is null ? transformer.wte.weight : lm_head.PlainWeight;
+
+    /// <inheritdoc />
     public override Tensor LanguageModelLogits(Tensor hidden) =>
         lm_head is null ? nn.functional.linear(hidden, transformer.wte.weight!) : lm_head.forward(hidden);
 }

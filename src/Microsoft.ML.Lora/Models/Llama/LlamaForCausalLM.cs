@@ -48,6 +48,9 @@ public sealed class LlamaForCausalLM : CausalLanguageModel
     protected override Tensor ForwardBody(Tensor inputIds, Tensor? attentionMask, KvCache? cache) => model.Forward(inputIds, attentionMask, cache);
 
     /// <inheritdoc />
+    public override Tensor? PlainLanguageModelHeadWeight => lm_head is null ? model.embed_tokens.weight : lm_head.PlainWeight;
+
+    /// <inheritdoc />
     public override Tensor LanguageModelLogits(Tensor hidden) =>
         lm_head is null ? nn.functional.linear(hidden, model.embed_tokens.weight!) : lm_head.forward(hidden);
 }
