@@ -12,5 +12,9 @@ internal static class CommandCatalog
         EvalCommand.Create(),
         InspectCommand.Create(),
         ConvertCommand.Create(),
+        GenerateCommand.Create(),
+        LogitsCommand.Create(),
+        MergeCommand.Create(),
+        PeftCommand.Create(),
     ];
 }
