@@ -46,6 +46,44 @@ public sealed class SharedBaseTests : IDisposable
         Assert.Equal(p2, _ml.Model.CreatePredictionEngine<SentimentRows.BinaryRow, Score>((ITransformer)reloaded).Predict(row).Probability, 5);
     }
 
+    private sealed class RoutedRow
+    {
+        public string Text { get; set; } = "";
+        public string Adapter { get; set; } = "";
+    }
+
+    private sealed class RoutedScore
+    {
+        public string Adapter { get; set; } = "";
+        public float Probability { get; set; }
+    }
+
+    [Fact]
+    public void RouterScoresEachRowWithTheAdapterItNames()
+    {
+        var folder = TinyModels.WriteLlamaWithGpt2Tokenizer(Path.Combine(_dir.Path, "base3"));
+        using var shared = LoraBaseModel.Load(folder);
+        var data = _ml.Data.LoadFromEnumerable(SentimentRows.Binary(32, seed: 5));
+        var flipped = _ml.Data.LoadFromEnumerable(SentimentRows.Binary(32, seed: 5).Select(r => new SentimentRows.BinaryRow { Text = r.Text, Label = !r.Label }));
+        LoraFineTuneOptions Options() => new() { BaseModel = shared, NumberOfEpochs = 2, BatchSize = 16, LearningRate = 5e-3 };
+        using var a = _ml.BinaryClassification.Trainers.LoraFineTune(Options()).Fit(data);
+        using var b = _ml.BinaryClassification.Trainers.LoraFineTune(Options()).Fit(flipped);
+        var router = new LoraAdapterRouter("Adapter", new Dictionary<string, LoraFineTuneTransformer> { ["sentiment"] = a, ["inverse"] = b });
+
+        var texts = SentimentRows.Binary(12, seed: 6).Select(r => r.Text).ToList();
+        var rows = texts.Select((t, i) => new RoutedRow { Text = t, Adapter = i % 3 == 0 ? "inverse" : "sentiment" }).ToList();
+        var routed = _ml.Data.CreateEnumerable<RoutedScore>(router.Transform(_ml.Data.LoadFromEnumerable(rows)), reuseRowObject: false).ToList();
+        var alone = new Dictionary<string, ITransformer> { ["sentiment"] = a, ["inverse"] = b };
+        for (int i = 0; i < rows.Count; i++)
+        {
+            var engine = _ml.Model.CreatePredictionEngine<SentimentRows.BinaryRow, Score>(alone[rows[i].Adapter]);
+            Assert.Equal(engine.Predict(new SentimentRows.BinaryRow { Text = rows[i].Text }).Probability, routed[i].Probability, 5);
+        }
+        var unknown = _ml.Data.LoadFromEnumerable(new[] { new RoutedRow { Text = "x", Adapter = "legal" } });
+        var error = Assert.Throws<ArgumentException>(() => router.Transform(unknown));
+        Assert.Contains("legal", error.Message);
+    }
+
     [Fact]
     public void PredictionEnginesOnSeveralThreadsAgree()
     {
