@@ -127,7 +127,15 @@ public sealed partial class LoraFineTuneTransformer : ITransformer, IDisposable
         if (!_disposed)
         {
             _disposed = true;
-            if (_ownsModel)
+            if (SharedBaseCache.Holds(_base))
+            {
+                lock (_base.Gate)
+                {
+                    _base.Lora.DeleteAdapter(Manifest.AdapterName);
+                }
+                SharedBaseCache.Release(_base);
+            }
+            else if (_ownsModel)
             {
                 _base.Dispose();
             }

@@ -85,6 +85,36 @@ public sealed class SharedBaseTests : IDisposable
     }
 
     [Fact]
+    public void ZipsOverOneBaseShareItsWeightsWhenLoaded()
+    {
+        var folder = TinyModels.WriteLlamaWithGpt2Tokenizer(Path.Combine(_dir.Path, "base4"));
+        var data = _ml.Data.LoadFromEnumerable(SentimentRows.Binary(32, seed: 7));
+        var flipped = _ml.Data.LoadFromEnumerable(SentimentRows.Binary(32, seed: 7).Select(r => new SentimentRows.BinaryRow { Text = r.Text, Label = !r.Label }));
+        var zips = new List<string>();
+        var expected = new List<float>();
+        var row = new SentimentRows.BinaryRow { Text = "the trip was excellent" };
+        foreach (var (set, name) in new[] { (data, "a.zip"), (flipped, "b.zip") })
+        {
+            // Each model is trained on its own copy of the base, so both adapters are named "default" in their zips.
+            using var model = _ml.BinaryClassification.Trainers.LoraFineTune(new LoraFineTuneOptions { BaseModelPath = folder, NumberOfEpochs = 2, BatchSize = 16, LearningRate = 5e-3 }).Fit(set);
+            expected.Add(_ml.Model.CreatePredictionEngine<SentimentRows.BinaryRow, Score>(model).Predict(row).Probability);
+            zips.Add(Path.Combine(_dir.Path, name));
+            _ml.Model.Save(model, set.Schema, zips[^1]);
+        }
+        var ml = new MLContext();
+        var first = (LoraFineTuneTransformer)ml.Model.LoadWithLora(zips[0], out _);
+        var second = (LoraFineTuneTransformer)ml.Model.LoadWithLora(zips[1], out _);
+        Assert.Same(first.Model, second.Model); // one base in memory
+        Assert.Equal(new[] { "default", "default_2" }, first.Model.Lora.Adapters.Keys.Order());
+        Assert.Equal(expected[0], ml.Model.CreatePredictionEngine<SentimentRows.BinaryRow, Score>(first).Predict(row).Probability, 5);
+        Assert.Equal(expected[1], ml.Model.CreatePredictionEngine<SentimentRows.BinaryRow, Score>(second).Predict(row).Probability, 5);
+        second.Dispose();
+        Assert.Equal(new[] { "default" }, first.Model.Lora.Adapters.Keys);
+        Assert.Equal(expected[0], ml.Model.CreatePredictionEngine<SentimentRows.BinaryRow, Score>(first).Predict(row).Probability, 5);
+        first.Dispose();
+    }
+
+    [Fact]
     public void PredictionEnginesOnSeveralThreadsAgree()
     {
         var folder = TinyModels.WriteLlamaWithGpt2Tokenizer(Path.Combine(_dir.Path, "base2"));
