@@ -5,13 +5,14 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Lora.Adapters;
 
 /// <summary>
-/// A frozen-able linear layer (torch <c>nn.Linear</c>, or GPT-2's <c>Conv1D</c> when
-/// <see cref="FanInFanOut"/>) that hosts LoRA adapters by name, the way PEFT's <c>LoraLayer</c> does:
-/// y = base(x) + Σ_active scale·B(A(dropout(x))). B·A is never materialised in the forward pass.
-/// Parameter names follow PEFT's in-memory layout: <c>weight</c>, <c>bias</c>,
-/// <c>lora_A.{adapter}.weight</c> [r, in], <c>lora_B.{adapter}.weight</c> [out, r].
+/// A linear layer (torch <c>nn.Linear</c>, or GPT-2's <c>Conv1D</c> when <see cref="FanInFanOut"/>) that
+/// hosts LoRA adapters by name like PEFT's <c>lora.Linear</c>: y = base(x) + Σ_active scale·B(A(dropout(x))),
+/// two thin GEMMs in the adapter's dtype (fp32) added in the output dtype; B·A is never materialised for plain
+/// LoRA. Parameter names follow PEFT's in-memory layout: <c>weight</c>, <c>bias</c>,
+/// <c>lora_A.{adapter}.weight</c> [r, in], <c>lora_B.{adapter}.weight</c> [out, r],
+/// <c>lora_magnitude_vector.{adapter}.weight</c> [out] (DoRA), <c>modules_to_save.{adapter}.weight</c>.
 /// </summary>
-public sealed class AdaptableLinear : nn.Module<Tensor, Tensor>
+public sealed class AdaptableLinear : LoraLayer
 {
     /// <summary>The base weight: [out, in], or [in, out] when <see cref="FanInFanOut"/> (Conv1D).</summary>
     public Parameter weight;
@@ -19,12 +20,12 @@ public sealed class AdaptableLinear : nn.Module<Tensor, Tensor>
     /// <summary>The base bias [out], or null.</summary>
     public Parameter? bias;
 
-    private ModuleDict<Linear>? lora_A;
-    private ModuleDict<Linear>? lora_B;
-    private readonly Dictionary<string, LoraAdapterSettings> _adapters = new(StringComparer.Ordinal);
-    private string[] _active = [];
+    private AdapterModules<LoraWeight>? lora_A;
+    private AdapterModules<LoraWeight>? lora_B;
+    private AdapterModules<LoraWeight>? lora_magnitude_vector;
+    private AdapterModules<SavedModuleCopy>? modules_to_save;
 
-    /// <summary>Creates a layer with uninitialised weights (they are loaded or initialised by the model).</summary>
+    /// <summary>Creates a layer with kaiming-uniform weights (they are usually loaded or re-initialised by the model).</summary>
     public AdaptableLinear(long inFeatures, long outFeatures, bool hasBias, bool fanInFanOut = false, ScalarType dtype = ScalarType.Float32)
         : base(nameof(AdaptableLinear))
     {
@@ -47,110 +48,227 @@ public sealed class AdaptableLinear : nn.Module<Tensor, Tensor>
     /// <summary>True for GPT-2's Conv1D, whose weight is stored [in, out] (PEFT's fan_in_fan_out).</summary>
     public bool FanInFanOut { get; }
 
-    /// <summary>Adapters attached to this layer, by name.</summary>
-    public IReadOnlyDictionary<string, LoraAdapterSettings> Adapters => _adapters;
+    /// <inheritdoc />
+    public override Parameter BaseWeight => weight;
 
-    /// <summary>Names of the adapters applied in <see cref="forward"/>.</summary>
-    public IReadOnlyList<string> ActiveAdapters => _active;
-
-    /// <summary>When true the adapters are skipped (the base layer alone runs).</summary>
-    public bool AdaptersDisabled { get; set; }
-
-    /// <summary>The A matrix module of an adapter ([r, in] weight).</summary>
-    public Linear LoraA(string adapter) => lora_A![adapter];
-
-    /// <summary>The B matrix module of an adapter ([out, r] weight).</summary>
-    public Linear LoraB(string adapter) => lora_B![adapter];
+    /// <inheritdoc />
+    public override Parameter? BaseBias => bias;
 
     /// <summary>Kaiming-uniform weight and uniform bias, like torch.nn.Linear.</summary>
     public void ResetParameters()
     {
         using var _ = no_grad();
-        var fanIn = InFeatures;
-        var bound = 1.0 / Math.Sqrt(fanIn);
-        // kaiming_uniform_(a=√5) on [out,in] gives U(-1/√fan_in, 1/√fan_in).
+        // kaiming_uniform_(a=√5) on [out, in] gives U(−1/√in, 1/√in).
+        var bound = 1.0 / Math.Sqrt(InFeatures);
         weight.uniform_(-bound, bound);
         bias?.uniform_(-bound, bound);
     }
 
-    /// <summary>
-    /// Adds an adapter with A initialised kaiming-uniform (PEFT's default) and B zero, so the layer's
-    /// output is unchanged until B is trained. The new adapter becomes active.
-    /// </summary>
-    public void AddAdapter(string name, LoraAdapterSettings settings, Generator? generator = null)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(name);
-        if (_adapters.ContainsKey(name))
-        {
-            throw new ArgumentException($"Adapter '{name}' already exists on this layer.", nameof(name));
-        }
-        if (lora_A is null)
-        {
-            lora_A = new ModuleDict<Linear>();
-            lora_B = new ModuleDict<Linear>();
-            register_module(nameof(lora_A), lora_A);
-            register_module(nameof(lora_B), lora_B!);
-        }
-        var device = weight.device;
-        var a = nn.Linear(InFeatures, settings.Rank, hasBias: false, device: device, dtype: ScalarType.Float32);
-        var b = nn.Linear(settings.Rank, OutFeatures, hasBias: false, device: device, dtype: ScalarType.Float32);
-        using (no_grad())
-        {
-            var bound = 1.0 / Math.Sqrt(InFeatures);
-            a.weight!.uniform_(-bound, bound, generator);
-            b.weight!.zero_();
-        }
-        lora_A.Add(name, a);
-        lora_B!.Add(name, b);
-        _adapters[name] = settings;
-        _active = [.. _active, name];
-    }
+    /// <summary>The A factor [r, in] of an adapter.</summary>
+    public Parameter LoraA(string adapter) => Lookup(lora_A, adapter, "LoRA factors").weight;
 
-    /// <summary>Chooses which adapters run; each must exist.</summary>
-    public void SetActiveAdapters(params string[] names)
+    /// <summary>The B factor [out, r] of an adapter.</summary>
+    public Parameter LoraB(string adapter) => Lookup(lora_B, adapter, "LoRA factors").weight;
+
+    /// <summary>DoRA's magnitude vector [out] of an adapter, or null when the adapter does not use DoRA.</summary>
+    public Parameter? Magnitude(string adapter) =>
+        lora_magnitude_vector is not null && lora_magnitude_vector.Contains(adapter) ? lora_magnitude_vector[adapter].weight : null;
+
+    /// <summary>The saved full copy (weight, bias) of this layer for an adapter (modules_to_save).</summary>
+    public (Parameter Weight, Parameter? Bias) SavedCopy(string adapter)
     {
-        foreach (var n in names)
-        {
-            if (!_adapters.ContainsKey(n))
-            {
-                throw new ArgumentException($"Adapter '{n}' does not exist on this layer (have: {string.Join(", ", _adapters.Keys)}).", nameof(names));
-            }
-        }
-        _active = names;
+        var copy = Lookup(modules_to_save, adapter, "a saved copy");
+        return (copy.weight, copy.bias);
     }
 
     /// <inheritdoc />
     public override Tensor forward(Tensor x)
     {
-        var y = BaseForward(x);
-        if (AdaptersDisabled || _active.Length == 0)
+        if (Routing is { } routing)
         {
-            return y;
+            return LinearLoraMath.MixedForward(this, x, routing);
         }
-        foreach (var name in _active)
-        {
-            var settings = _adapters[name];
-            var input = x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
-            if (training && settings.Dropout > 0)
-            {
-                input = nn.functional.dropout(input, settings.Dropout, training: true);
-            }
-            var delta = lora_B![name].forward(lora_A![name].forward(input));
-            y = y.dtype == delta.dtype ? y.add(delta, settings.Scale) : y.add(delta.to(y.dtype), settings.Scale);
-        }
-        return y;
+        var y = LiveCopy is { } copy ? Project(x, SavedCopy(copy.Name)) : BaseForward(x);
+        var live = LiveSlots;
+        return live.Length == 0 ? y : LinearLoraMath.AddAdapters(this, x, y, live);
     }
 
     /// <summary>The base layer alone: x·Wᵀ + b (or x·W + b for Conv1D).</summary>
-    public Tensor BaseForward(Tensor x) =>
-        FanInFanOut
-            ? (bias is null ? x.matmul(weight) : torch.addmm(bias, x.reshape(-1, InFeatures), weight, 1, 1).reshape([.. x.shape[..^1], OutFeatures]))
-            : nn.functional.linear(x, weight, bias);
-}
+    public Tensor BaseForward(Tensor x) => Project(x, (weight, bias));
 
-/// <summary>One adapter's hyper-parameters on one layer (after rank/alpha patterns are applied).</summary>
-public sealed record LoraAdapterSettings(int Rank, double Alpha, double Dropout = 0, bool UseRsLora = false)
-{
-    /// <summary>The factor applied to B·A·x.</summary>
-    public double Scale => LoraConfig.ScaleFor(Rank, Alpha, UseRsLora);
+    /// <summary>x through a weight of this layer's layout (the base or a saved copy).</summary>
+    internal Tensor Project(Tensor x, (Parameter Weight, Parameter? Bias) layer)
+    {
+        if (!FanInFanOut)
+        {
+            return nn.functional.linear(x, layer.Weight, layer.Bias);
+        }
+        if (layer.Bias is null)
+        {
+            return x.matmul(layer.Weight);
+        }
+        using var flat = x.reshape(-1, InFeatures);
+        using var product = addmm(layer.Bias, flat, layer.Weight, 1, 1);
+        return product.reshape([.. x.shape[..^1], OutFeatures]);
+    }
+
+    /// <summary>A weight of this layer's storage layout seen as [out, in].</summary>
+    internal Tensor AsOutIn(Tensor stored) => FanInFanOut ? stored.t() : stored;
+
+    /// <inheritdoc />
+    public override Tensor DeltaWeight(string adapter)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var slot = Slots.TryGetValue(adapter, out var s) && s.HasFactors ? s : throw MissingAdapter(adapter, "LoRA factors");
+        var current = AsOutIn(weight).to(ScalarType.Float32);
+        var (merged, _) = LinearLoraMath.ApplyFactors(this, slot, current);
+        return AsOutIn(merged.sub(current)).contiguous().MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc />
+    public override Tensor MergedWeight(IEnumerable<string> adapters)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var slots = adapters.Where(a => !MergedAdapters.Contains(a) && Slots.ContainsKey(a)).Select(a => Slots[a]).ToList();
+        var copy = slots.FirstOrDefault(s => s.HasCopy);
+        var current = AsOutIn(copy is null ? weight : SavedCopy(copy.Name).Weight).to(ScalarType.Float32);
+        foreach (var slot in slots.Where(s => s.HasFactors))
+        {
+            current = LinearLoraMath.ApplyFactors(this, slot, current).Merged;
+        }
+        return AsOutIn(current).contiguous().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The bias with <paramref name="adapters"/> applied (a saved copy's bias when one of them has one).</summary>
+    internal Tensor? MergedBias(IEnumerable<string> adapters)
+    {
+        var copy = adapters.Where(a => !MergedAdapters.Contains(a) && Slots.TryGetValue(a, out var s) && s.HasCopy).FirstOrDefault();
+        return copy is null ? bias : SavedCopy(copy).Bias;
+    }
+
+    /// <inheritdoc />
+    public override IEnumerable<(LoraParameterRole Role, Parameter Parameter)> AdapterParameters(string adapter)
+    {
+        if (HasAdapter(adapter))
+        {
+            yield return (LoraParameterRole.A, LoraA(adapter));
+            yield return (LoraParameterRole.B, LoraB(adapter));
+            if (Magnitude(adapter) is { } magnitude)
+            {
+                yield return (LoraParameterRole.Magnitude, magnitude);
+            }
+        }
+        if (modules_to_save is not null && modules_to_save.Contains(adapter))
+        {
+            var (w, b) = SavedCopy(adapter);
+            yield return (LoraParameterRole.SavedWeight, w);
+            if (b is not null)
+            {
+                yield return (LoraParameterRole.SavedBias, b);
+            }
+        }
+    }
+
+    internal override (Parameter A, Parameter B) Factors(string adapter) => (LoraA(adapter), LoraB(adapter));
+
+    private protected override void CreateFactors(string name, LoraAdapterSettings settings, LoraInitialization init, Generator? generator)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var (a, b, newBase) = LoraInitializer.ForLinear(init, settings, AsOutIn(weight), generator, ModulePath);
+        if (newBase is not null)
+        {
+            weight.copy_(AsOutIn(newBase));
+        }
+        if (lora_A is null || lora_B is null)
+        {
+            lora_A = new AdapterModules<LoraWeight>();
+            lora_B = new AdapterModules<LoraWeight>();
+            register_module(nameof(lora_A), lora_A);
+            register_module(nameof(lora_B), lora_B);
+        }
+        Tensor? magnitude = settings.UseDora ? LinearLoraMath.RowNorms(AsOutIn(weight), a, b, settings.Scale) : null;
+        lora_A.Add(name, new LoraWeight(a));
+        lora_B.Add(name, new LoraWeight(b));
+        if (magnitude is not null)
+        {
+            if (lora_magnitude_vector is null)
+            {
+                lora_magnitude_vector = new AdapterModules<LoraWeight>();
+                register_module(nameof(lora_magnitude_vector), lora_magnitude_vector);
+            }
+            lora_magnitude_vector.Add(name, new LoraWeight(magnitude));
+        }
+    }
+
+    private protected override void RemoveFactors(string name)
+    {
+        lora_A?.Remove(name);
+        lora_B?.Remove(name);
+        lora_magnitude_vector?.Remove(name);
+    }
+
+    private protected override void CreateCopy(string name)
+    {
+        using var scope = NewDisposeScope();
+        if (modules_to_save is null)
+        {
+            modules_to_save = new AdapterModules<SavedModuleCopy>();
+            register_module(nameof(modules_to_save), modules_to_save);
+        }
+        modules_to_save.Add(name, new SavedModuleCopy(weight.detach().clone(), bias?.detach().clone()));
+    }
+
+    private protected override void RemoveCopy(string name) => modules_to_save?.Remove(name);
+
+    private protected override void MergeSlot(AdapterSlot slot, bool safe)
+    {
+        using var scope = NewDisposeScope();
+        (Parameter Weight, Parameter? Bias) source = slot.HasCopy ? SavedCopy(slot.Name) : (weight, bias);
+        Tensor? merged = null, factor = null;
+        if (slot.HasFactors)
+        {
+            (merged, factor) = LinearLoraMath.ApplyFactors(this, slot, AsOutIn(source.Weight).to(ScalarType.Float32));
+        }
+        if (safe)
+        {
+            ThrowIfNotFinite(merged ?? source.Weight, ModulePath, slot.Name);
+        }
+        if (slot.HasCopy)
+        {
+            slot.ReplacedBase = (weight.detach().clone().DetachFromDisposeScope(), bias?.detach().clone().DetachFromDisposeScope());
+            weight.copy_(source.Weight);
+            bias?.copy_(source.Bias!);
+        }
+        if (merged is not null)
+        {
+            weight.copy_(AsOutIn(merged));
+            slot.DoraFactor = factor?.DetachFromDisposeScope();
+        }
+    }
+
+    private protected override void UnmergeSlot(AdapterSlot slot)
+    {
+        using var scope = NewDisposeScope();
+        if (slot.HasFactors)
+        {
+            var merged = AsOutIn(weight).to(ScalarType.Float32);
+            var delta = LinearLoraMath.ScaledProduct(this, slot);
+            var restored = slot.DoraFactor is { } factor ? merged.div(factor.unsqueeze(1)).sub_(delta) : merged.sub(delta);
+            weight.copy_(AsOutIn(restored));
+        }
+        if (slot.ReplacedBase is { } replaced)
+        {
+            weight.copy_(replaced.Weight);
+            bias?.copy_(replaced.Bias!);
+        }
+    }
+
+    private T Lookup<T>(AdapterModules<T>? container, string adapter, string what) where T : nn.Module =>
+        container is not null && container.Contains(adapter) ? container[adapter] : throw MissingAdapter(adapter, what);
+
+    private KeyNotFoundException MissingAdapter(string adapter, string what) =>
+        new($"{ModulePath} has no {what} for adapter '{adapter}' (adapters here: {string.Join(", ", Slots.Keys)}).");
 }

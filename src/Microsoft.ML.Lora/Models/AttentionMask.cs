@@ -5,17 +5,25 @@ namespace Microsoft.ML.Lora.Models;
 /// <summary>Builds attention masks and position ids shared by the architectures.</summary>
 public static class AttentionMask
 {
-    /// <summary>True when the mask marks no padding (so plain causal attention is exact).</summary>
-    public static bool HasPadding(Tensor? attentionMask) =>
-        attentionMask is not null && attentionMask.min().item<long>() == 0;
+    /// <summary>True when the mask marks some padding (false: plain causal or unmasked attention is exact).</summary>
+    public static bool HasPadding(Tensor? attentionMask)
+    {
+        if (attentionMask is null)
+        {
+            return false;
+        }
+        using var scope = NewDisposeScope();
+        return attentionMask.min().to(ScalarType.Int64).item<long>() == 0;
+    }
 
     /// <summary>
     /// Additive mask [batch, 1, queries, keys] in <paramref name="dtype"/>: 0 where a query may attend,
     /// the dtype's lowest value where not (a finite value, so all-masked padding rows stay finite).
     /// <paramref name="causal"/> forbids keys after the query; <paramref name="pastLength"/> keys
-    /// precede the queries (a KV cache).
+    /// precede the queries (a KV cache). <paramref name="window"/>, when given, also forbids keys more than
+    /// window−1 positions before the query (Mistral's sliding window: key &gt; query − window).
     /// </summary>
-    public static Tensor Additive(Tensor keyMask, long queries, bool causal, ScalarType dtype, long pastLength = 0)
+    public static Tensor Additive(Tensor keyMask, long queries, bool causal, ScalarType dtype, long pastLength = 0, long? window = null)
     {
         using var scope = NewDisposeScope();
         long keys = keyMask.shape[1];
@@ -24,7 +32,12 @@ public static class AttentionMask
         {
             var q = arange(pastLength, pastLength + queries, device: keyMask.device).view(queries, 1);
             var k = arange(keys, device: keyMask.device).view(1, keys);
-            allowed = allowed.logical_and(k.le(q).view(1, 1, queries, keys));
+            var visible = k.le(q);
+            if (window is { } w)
+            {
+                visible = visible.logical_and(k.gt(q - w));
+            }
+            allowed = allowed.logical_and(visible.view(1, 1, queries, keys));
         }
         var lowest = dtype switch
         {
@@ -36,6 +49,30 @@ public static class AttentionMask
         var mask = zeros([keyMask.shape[0], 1, queries, keys], dtype, keyMask.device).masked_fill(allowed.logical_not(), lowest);
         return mask.MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// The additive mask a causal decoder needs for <paramref name="time"/> new tokens after <paramref name="pastLength"/>
+    /// cached ones, or null when plain causal attention is exact: no padding, no sliding window in reach, and
+    /// either no cache or a single new token (which may see every cached key).
+    /// </summary>
+    public static Tensor? ForDecoder(Tensor? attentionMask, long batch, long time, long pastLength, ScalarType dtype, Device device, long? window = null)
+    {
+        bool windowed = window is { } w && pastLength + time > w;
+        if (!HasPadding(attentionMask) && !(pastLength > 0 && time > 1) && !windowed)
+        {
+            return null;
+        }
+        using var scope = NewDisposeScope();
+        var keyMask = attentionMask ?? ones(batch, pastLength + time, ScalarType.Int64, device);
+        return Additive(keyMask, time, causal: true, dtype, pastLength, window).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The additive mask [batch, 1, 1, keys] of a bidirectional encoder (every query sees every real key), or
+    /// null without padding.
+    /// </summary>
+    public static Tensor? ForEncoder(Tensor? attentionMask, ScalarType dtype) =>
+        HasPadding(attentionMask) ? Additive(attentionMask!, 1, causal: false, dtype) : null;
 
     /// <summary>
     /// Position ids [batch, time] that count real tokens only (cumsum(mask) − 1, clamped at 0), so left

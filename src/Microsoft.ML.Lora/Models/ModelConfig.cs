@@ -17,6 +17,10 @@ public abstract class ModelConfig
     [JsonPropertyName("torch_dtype")]
     public string? TorchDtype { get; set; }
 
+    /// <summary>HF <c>initializer_range</c>: standard deviation of freshly initialised weights and heads.</summary>
+    [JsonPropertyName("initializer_range")]
+    public double InitializerRange { get; set; } = 0.02;
+
     /// <summary>
     /// The config.json keys this class does not model (architectures, transformers_version, dropout rates, ...),
     /// kept so a loaded config is written back with them.
@@ -47,6 +51,10 @@ public abstract class ModelConfig
         Require(ModelWidth > 0, source, "hidden size must be positive");
         Require(LayerCount > 0, source, "the number of layers must be positive");
     }
+
+    /// <summary>Throws unless a dropout probability <paramref name="p"/> (named <paramref name="name"/>) is in [0, 1).</summary>
+    protected static void RequireProbability(double p, string name, string source) =>
+        Require(p is >= 0 and < 1, source, $"{name} ({p}) must be in [0, 1)");
 
     /// <summary>Throws when <paramref name="condition"/> is false.</summary>
     protected static void Require(bool condition, string source, string problem)

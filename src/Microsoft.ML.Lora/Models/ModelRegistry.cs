@@ -28,6 +28,10 @@ public static class ModelRegistry
         ["llama"] = c => new LlamaForCausalLM((LlamaConfig)c),
         ["qwen2"] = c => new LlamaForCausalLM((LlamaConfig)c),
         ["mistral"] = c => new LlamaForCausalLM((LlamaConfig)c),
+        ["gpt2"] = c => new Gpt2LMHeadModel((Gpt2Config)c),
+        ["bert"] = c => new BertForSequenceClassification((BertConfig)c),
+        ["roberta"] = c => new RobertaForSequenceClassification((BertConfig)c),
+        ["distilbert"] = c => new DistilBertForSequenceClassification((BertConfig)c),
     };
 
     /// <summary>The model types that can be built (config and constructor registered), sorted.</summary>

@@ -45,6 +45,17 @@ public sealed class BertConfig : ModelConfig
     /// <summary>HF <c>seq_classif_dropout</c> (distilbert).</summary>
     [JsonPropertyName("seq_classif_dropout")] public double? SeqClassifDropout { get; set; }
 
+    /// <summary>HF <c>hidden_dropout_prob</c> (bert/roberta).</summary>
+    [JsonPropertyName("hidden_dropout_prob")] public double HiddenDropoutProb { get; set; } = 0.1;
+    /// <summary>HF <c>attention_probs_dropout_prob</c> (bert/roberta).</summary>
+    [JsonPropertyName("attention_probs_dropout_prob")] public double AttentionProbsDropoutProb { get; set; } = 0.1;
+    /// <summary>HF <c>classifier_dropout</c> (bert/roberta); null means hidden_dropout_prob.</summary>
+    [JsonPropertyName("classifier_dropout")] public double? ClassifierDropout { get; set; }
+    /// <summary>HF <c>dropout</c> (distilbert).</summary>
+    [JsonPropertyName("dropout")] public double DistilDropout { get; set; } = 0.1;
+    /// <summary>HF <c>attention_dropout</c> (distilbert).</summary>
+    [JsonPropertyName("attention_dropout")] public double DistilAttentionDropout { get; set; } = 0.1;
+
     /// <summary>True for DistilBERT's layout (no token types, no pooler, pre_classifier head).</summary>
     [JsonIgnore] public bool IsDistilBert => ModelType == "distilbert";
     /// <summary>Resolved width.</summary>
@@ -55,6 +66,16 @@ public sealed class BertConfig : ModelConfig
     [JsonIgnore] public int Heads => (IsDistilBert ? NHeads : NumAttentionHeads) ?? 12;
     /// <summary>Resolved FFN width.</summary>
     [JsonIgnore] public int Intermediate => (IsDistilBert ? HiddenDim : IntermediateSize) ?? 4 * Hidden;
+    /// <summary>Resolved token-type vocabulary (0 for distilbert, which has no token types).</summary>
+    [JsonIgnore] public int TokenTypes => IsDistilBert ? 0 : TypeVocabSize ?? 2;
+    /// <summary>Resolved dropout on hidden states (training only).</summary>
+    [JsonIgnore] public double HiddenDropout => IsDistilBert ? DistilDropout : HiddenDropoutProb;
+    /// <summary>Resolved dropout on attention probabilities (training only).</summary>
+    [JsonIgnore] public double AttentionDropout => IsDistilBert ? DistilAttentionDropout : AttentionProbsDropoutProb;
+    /// <summary>Resolved dropout before the classifier (training only).</summary>
+    [JsonIgnore] public double HeadDropout => (IsDistilBert ? SeqClassifDropout ?? 0.2 : ClassifierDropout ?? HiddenDropoutProb);
+    /// <summary>Roberta's padding index: position ids of real tokens start at padding_idx + 1.</summary>
+    [JsonIgnore] public int PaddingIndex => PadTokenId ?? 1;
     /// <summary>Resolved activation name.</summary>
     [JsonIgnore] public string ActivationName => (IsDistilBert ? Activation : HiddenAct) ?? "gelu";
 
@@ -65,12 +86,23 @@ public sealed class BertConfig : ModelConfig
     /// <inheritdoc />
     [JsonIgnore] public override int LayerCount => Layers;
     /// <inheritdoc />
-    [JsonIgnore] public override int MaxPositions => ModelType == "roberta" ? MaxPositionEmbeddings - (PadTokenId ?? 1) - 1 : MaxPositionEmbeddings;
+    [JsonIgnore] public override int MaxPositions => ModelType == "roberta" ? MaxPositionEmbeddings - PaddingIndex - 1 : MaxPositionEmbeddings;
 
     /// <inheritdoc />
     public override void Validate(string source)
     {
         base.Validate(source);
+        Require(ModelType is "bert" or "roberta" or "distilbert", source, $"model_type '{ModelType}' is not a BERT-family type");
         Require(Heads > 0 && Hidden % Heads == 0, source, $"hidden size ({Hidden}) must be a multiple of the head count ({Heads})");
+        Require(Intermediate > 0, source, "the feed-forward width must be positive");
+        Require(MaxPositions > 0, source, $"max_position_embeddings ({MaxPositionEmbeddings}) leaves no positions");
+        Require(IsDistilBert || TokenTypes > 0, source, "type_vocab_size must be positive");
+        Require(LayerNormEps > 0, source, "layer_norm_eps must be positive");
+        Require(ModelType != "roberta" || PaddingIndex >= 0, source, "pad_token_id must not be negative");
+        Require(Activations.IsSupported(ActivationName), source,
+            $"activation '{ActivationName}' is not supported (supported: {string.Join(", ", Activations.Supported)})");
+        RequireProbability(HiddenDropout, IsDistilBert ? "dropout" : "hidden_dropout_prob", source);
+        RequireProbability(AttentionDropout, IsDistilBert ? "attention_dropout" : "attention_probs_dropout_prob", source);
+        RequireProbability(HeadDropout, IsDistilBert ? "seq_classif_dropout" : "classifier_dropout", source);
     }
 }

@@ -26,6 +26,14 @@ public sealed class Gpt2Config : ModelConfig
     [JsonPropertyName("layer_norm_epsilon")] public double LayerNormEpsilon { get; set; } = 1e-5;
     /// <summary>HF <c>scale_attn_weights</c>.</summary>
     [JsonPropertyName("scale_attn_weights")] public bool ScaleAttnWeights { get; set; } = true;
+    /// <summary>HF <c>scale_attn_by_inverse_layer_idx</c>: also divide attention scores by layer index + 1.</summary>
+    [JsonPropertyName("scale_attn_by_inverse_layer_idx")] public bool ScaleAttnByInverseLayerIdx { get; set; }
+    /// <summary>HF <c>attn_pdrop</c>: dropout on attention probabilities (training only).</summary>
+    [JsonPropertyName("attn_pdrop")] public double AttnPdrop { get; set; } = 0.1;
+    /// <summary>HF <c>resid_pdrop</c>: dropout on each block's attention and MLP outputs (training only).</summary>
+    [JsonPropertyName("resid_pdrop")] public double ResidPdrop { get; set; } = 0.1;
+    /// <summary>HF <c>embd_pdrop</c>: dropout on the summed embeddings (training only).</summary>
+    [JsonPropertyName("embd_pdrop")] public double EmbdPdrop { get; set; } = 0.1;
     /// <summary>HF <c>tie_word_embeddings</c>.</summary>
     [JsonPropertyName("tie_word_embeddings")] public bool TieWordEmbeddings { get; set; } = true;
     /// <summary>HF <c>bos_token_id</c>.</summary>
@@ -53,5 +61,11 @@ public sealed class Gpt2Config : ModelConfig
         base.Validate(source);
         Require(NHead > 0 && NEmbd % NHead == 0, source, $"n_embd ({NEmbd}) must be a multiple of n_head ({NHead})");
         Require(NPositions > 0, source, "n_positions must be positive");
+        Require(InnerSize > 0, source, "n_inner must be positive");
+        Require(Activations.IsSupported(ActivationFunction), source,
+            $"activation_function '{ActivationFunction}' is not supported (supported: {string.Join(", ", Activations.Supported)})");
+        RequireProbability(AttnPdrop, "attn_pdrop", source);
+        RequireProbability(ResidPdrop, "resid_pdrop", source);
+        RequireProbability(EmbdPdrop, "embd_pdrop", source);
     }
 }

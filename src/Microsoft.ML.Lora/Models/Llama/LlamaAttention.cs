@@ -20,6 +20,7 @@ public sealed class LlamaAttention : nn.Module
     public AdaptableLinear o_proj;
 
     private readonly int _heads, _kvHeads, _headDim;
+    private readonly double _dropout;
 
     /// <summary>Creates the attention block for a config.</summary>
     public LlamaAttention(LlamaConfig config) : base(nameof(LlamaAttention))
@@ -27,6 +28,7 @@ public sealed class LlamaAttention : nn.Module
         _heads = config.NumAttentionHeads;
         _kvHeads = config.KeyValueHeads;
         _headDim = config.HeadDimension;
+        _dropout = config.AttentionDropout;
         q_proj = new AdaptableLinear(config.HiddenSize, _heads * _headDim, config.QkvBias);
         k_proj = new AdaptableLinear(config.HiddenSize, _kvHeads * _headDim, config.QkvBias);
         v_proj = new AdaptableLinear(config.HiddenSize, _kvHeads * _headDim, config.QkvBias);
@@ -42,10 +44,9 @@ public sealed class LlamaAttention : nn.Module
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, LayerKvCache? cache = null)
     {
         using var scope = NewDisposeScope();
-        long b = x.shape[0], t = x.shape[1];
-        var q = q_proj.forward(x).view(b, t, _heads, _headDim).transpose(1, 2);
-        var k = k_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
-        var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
+        var q = AttentionHeads.Split(q_proj.forward(x), _heads);
+        var k = AttentionHeads.Split(k_proj.forward(x), _kvHeads);
+        var v = AttentionHeads.Split(v_proj.forward(x), _kvHeads);
         q = RotaryEmbedding.Apply(q, cos, sin);
         k = RotaryEmbedding.Apply(k, cos, sin);
         if (cache is not null)
@@ -57,10 +58,7 @@ public sealed class LlamaAttention : nn.Module
             k = k.repeat_interleave(_heads / _kvHeads, dim: 1);
             v = v.repeat_interleave(_heads / _kvHeads, dim: 1);
         }
-        var attended = mask is null
-            ? nn.functional.scaled_dot_product_attention(q, k, v, is_casual: q.shape[2] > 1)
-            : nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask);
-        var merged = attended.transpose(1, 2).reshape(b, t, _heads * _headDim);
-        return o_proj.forward(merged).MoveToOuterDisposeScope();
+        var attended = AttentionHeads.Attend(q, k, v, mask, causal: true, training ? _dropout : 0);
+        return o_proj.forward(AttentionHeads.Merge(attended)).MoveToOuterDisposeScope();
     }
 }

@@ -47,6 +47,9 @@ public sealed class LlamaConfig : ModelConfig
     /// <summary>HF <c>attention_bias</c>: q/k/v/o projections carry biases. Qwen2 has q/k/v biases always.</summary>
     [JsonPropertyName("attention_bias")] public bool AttentionBias { get; set; }
 
+    /// <summary>HF <c>attention_dropout</c> (applied to attention probabilities in training only).</summary>
+    [JsonPropertyName("attention_dropout")] public double AttentionDropout { get; set; }
+
     /// <summary>HF <c>mlp_bias</c>.</summary>
     [JsonPropertyName("mlp_bias")] public bool MlpBias { get; set; }
 
@@ -65,7 +68,10 @@ public sealed class LlamaConfig : ModelConfig
     /// <summary>HF <c>pad_token_id</c>.</summary>
     [JsonPropertyName("pad_token_id")] public int? PadTokenId { get; set; }
 
-    /// <summary>HF <c>sliding_window</c> (Mistral/Qwen2); recorded, attention is full within max length.</summary>
+    /// <summary>
+    /// HF <c>sliding_window</c>. Mistral attends to the last sliding_window keys only; Qwen2 records it but
+    /// (as HF with its default use_sliding_window=false) attends to all keys.
+    /// </summary>
     [JsonPropertyName("sliding_window")] public int? SlidingWindow { get; set; }
 
     /// <summary>Key/value heads after applying the default.</summary>
@@ -73,6 +79,9 @@ public sealed class LlamaConfig : ModelConfig
 
     /// <summary>Width of one attention head after applying the default.</summary>
     [JsonIgnore] public int HeadDimension => HeadDim ?? HiddenSize / NumAttentionHeads;
+
+    /// <summary>The attention window in keys, or null for full causal attention (see <see cref="SlidingWindow"/>).</summary>
+    [JsonIgnore] public int? AttentionWindow => ModelType == "mistral" ? SlidingWindow : null;
 
     /// <summary>Whether q/k/v projections have biases (always for Qwen2).</summary>
     [JsonIgnore] public bool QkvBias => AttentionBias || ModelType == "qwen2";
@@ -103,6 +112,19 @@ public sealed class LlamaConfig : ModelConfig
         Require(IntermediateSize > 0, source, "intermediate_size must be positive");
         Require(HiddenAct is "silu" or "swish", source, $"hidden_act '{HiddenAct}' is not supported (only silu)");
         Require(RopeTheta > 0, source, "rope_theta must be positive");
+        Require(MaxPositionEmbeddings > 0, source, "max_position_embeddings must be positive");
+        if (RopeScaling is { } scaling)
+        {
+            Require(RotaryEmbedding.SupportedScalingKinds.Contains(scaling.Kind), source,
+                $"rope_scaling type '{scaling.Kind}' is not supported (supported: {string.Join(", ", RotaryEmbedding.SupportedScalingKinds)})");
+            Require(scaling.Kind == "default" || scaling.Factor >= 1, source, $"rope_scaling factor ({scaling.Factor}) must be at least 1");
+            Require(scaling.Kind != "llama3" || scaling.OriginalMaxPositionEmbeddings is > 0, source,
+                "rope_scaling type 'llama3' needs original_max_position_embeddings");
+            Require(scaling.Kind != "llama3" || scaling.HighFreqFactor > scaling.LowFreqFactor, source,
+                $"rope_scaling high_freq_factor ({scaling.HighFreqFactor}) must exceed low_freq_factor ({scaling.LowFreqFactor})");
+        }
+        Require(SlidingWindow is null or > 0, source, "sliding_window must be positive when given");
+        RequireProbability(AttentionDropout, "attention_dropout", source);
     }
 }
 

@@ -36,9 +36,7 @@ public sealed class LlamaModel : nn.Module
         var x = embed_tokens.forward(inputIds);
         var positions = AttentionMask.PositionIds(attentionMask, b, t, inputIds.device, past);
         var (cos, sin) = _rotary.CosSin(positions, x.dtype);
-        Tensor? mask = AttentionMask.HasPadding(attentionMask) || (past > 0 && t > 1)
-            ? AttentionMask.Additive(attentionMask ?? ones(b, past + t, dtype: ScalarType.Int64, device: inputIds.device), t, causal: true, x.dtype, past)
-            : null;
+        var mask = AttentionMask.ForDecoder(attentionMask, b, t, past, x.dtype, inputIds.device, _config.AttentionWindow);
         for (int i = 0; i < layers.Count; i++)
         {
             x = layers[i].Forward(x, cos, sin, mask, cache?.Layers[i]);

@@ -6,11 +6,16 @@ namespace Microsoft.ML.Lora.Models.Llama;
 /// Rotary position embedding in Hugging Face's layout: each head's vector is split in halves
 /// (x[i], x[i+d/2]) rotated by angle position·inv_freq[i], inv_freq[i] = θ^(−2i/d), with the
 /// "linear", "dynamic" and "llama3" rope_scaling variants applied to inv_freq.
+/// The frequencies are computed with the same float32 tensor operations HF uses, so the angles
+/// match HF's bit for bit rather than to within float32 rounding (which matters at long positions).
 /// </summary>
 public sealed class RotaryEmbedding
 {
+    /// <summary>The rope_scaling kinds this implementation supports.</summary>
+    public static readonly IReadOnlyList<string> SupportedScalingKinds = ["default", "linear", "dynamic", "llama3"];
+
     private readonly LlamaConfig _config;
-    private readonly double[] _invFreq;
+    private readonly float[] _invFreq;
 
     /// <summary>Precomputes inverse frequencies for a config.</summary>
     public RotaryEmbedding(LlamaConfig config)
@@ -19,8 +24,11 @@ public sealed class RotaryEmbedding
         _invFreq = InverseFrequencies(config, config.MaxPositionEmbeddings);
     }
 
-    /// <summary>The inverse frequencies (length head_dim/2), for a given longest sequence (dynamic scaling uses it).</summary>
-    public static double[] InverseFrequencies(LlamaConfig config, int sequenceLength)
+    /// <summary>
+    /// The float32 inverse frequencies (length head_dim/2) for a sequence of <paramref name="sequenceLength"/>
+    /// positions (only dynamic scaling depends on it: it grows θ once the sequence exceeds max_position_embeddings).
+    /// </summary>
+    public static float[] InverseFrequencies(LlamaConfig config, long sequenceLength)
     {
         int dim = config.HeadDimension;
         double theta = config.RopeTheta;
@@ -31,60 +39,49 @@ public sealed class RotaryEmbedding
             double factor = scaling.Factor;
             theta *= Math.Pow(factor * sequenceLength / config.MaxPositionEmbeddings - (factor - 1), dim / (dim - 2.0));
         }
-        var inv = new double[dim / 2];
-        for (int i = 0; i < inv.Length; i++)
-        {
-            inv[i] = 1.0 / Math.Pow(theta, 2.0 * i / dim);
-        }
+        using var scope = NewDisposeScope();
+        // HF: 1.0 / (base ** (arange(0, dim, 2).float() / dim)), all in float32.
+        var exponents = arange(0, dim, 2, ScalarType.Int64).to(ScalarType.Float32) / dim;
+        var inv = full([dim / 2], theta, ScalarType.Float32).pow(exponents).reciprocal();
         if (scaling?.Kind == "linear")
         {
-            for (int i = 0; i < inv.Length; i++)
-            {
-                inv[i] /= scaling.Factor;
-            }
+            inv = inv / scaling.Factor;
         }
         else if (scaling?.Kind == "llama3")
         {
-            ApplyLlama3(inv, scaling, config.MaxPositionEmbeddings);
+            inv = ApplyLlama3(inv, scaling, config.MaxPositionEmbeddings);
         }
-        return inv;
+        return inv.data<float>().ToArray();
     }
 
     // HF _compute_llama3_parameters: long wavelengths are divided by factor, short ones kept,
     // and the band between is interpolated smoothly.
-    private static void ApplyLlama3(double[] inv, RopeScaling s, int maxPositions)
+    private static Tensor ApplyLlama3(Tensor inv, RopeScaling s, int maxPositions)
     {
         double original = s.OriginalMaxPositionEmbeddings ?? maxPositions;
         double lowWavelen = original / s.LowFreqFactor, highWavelen = original / s.HighFreqFactor;
-        for (int i = 0; i < inv.Length; i++)
-        {
-            double wavelen = 2 * Math.PI / inv[i];
-            if (wavelen > lowWavelen)
-            {
-                inv[i] /= s.Factor;
-            }
-            else if (wavelen >= highWavelen)
-            {
-                double smooth = (original / wavelen - s.LowFreqFactor) / (s.HighFreqFactor - s.LowFreqFactor);
-                inv[i] = (1 - smooth) * inv[i] / s.Factor + smooth * inv[i];
-            }
-        }
+        var wavelen = inv.reciprocal() * (2 * Math.PI);
+        var scaled = where(wavelen > lowWavelen, inv / s.Factor, inv);
+        var smooth = (wavelen.reciprocal() * original - s.LowFreqFactor) / (s.HighFreqFactor - s.LowFreqFactor);
+        var smoothed = (1 - smooth) * scaled / s.Factor + smooth * scaled;
+        var medium = (wavelen < highWavelen).logical_not().logical_and((wavelen > lowWavelen).logical_not());
+        return where(medium, smoothed, scaled);
     }
 
     /// <summary>cos and sin [batch, 1, time, head_dim] for integer positions [batch, time].</summary>
     public (Tensor Cos, Tensor Sin) CosSin(Tensor positions, ScalarType dtype)
     {
         var invFreq = _config.RopeScaling?.Kind == "dynamic"
-            ? InverseFrequencies(_config, (int)positions.max().item<long>() + 1)
+            ? InverseFrequencies(_config, positions.max().item<long>() + 1)
             : _invFreq;
         using var scope = NewDisposeScope();
-        var inv = tensor(invFreq, device: positions.device).to(ScalarType.Float32);
+        var inv = tensor(invFreq, device: positions.device);
         var angles = positions.to(ScalarType.Float32).unsqueeze(-1) * inv;   // [B, T, d/2]
         var emb = cat([angles, angles], -1).unsqueeze(1);                   // [B, 1, T, d]
         return (emb.cos().to(dtype).MoveToOuterDisposeScope(), emb.sin().to(dtype).MoveToOuterDisposeScope());
     }
 
-    /// <summary>Applies the rotation to x [batch, heads, time, head_dim].</summary>
+    /// <summary>Applies the rotation to x [batch, heads, time, head_dim]: x·cos + rotate_half(x)·sin.</summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
         long half = x.shape[^1] / 2;

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what the build needs beyond the .NET 10 SDK. TorchSharp 0.107's native library needs
+# GLIBCXX_3.4.32; on older systems (Debian 12, Ubuntu 22.04) the build patches a copy of it, which needs
+# g++ and patchelf (see build/TorchSharpNative.targets). Nothing is installed where it is not needed.
+set -euo pipefail
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "error: the .NET 10 SDK (dotnet) is required: https://dot.net" >&2
+  exit 1
+fi
+
+libstdcxx=$( (/sbin/ldconfig -p 2>/dev/null || true) | awk '/libstdc\+\+\.so\.6 .*x86-64/ {print $NF; exit}')
+needs_shim=false
+if [ "$(uname -s)" = Linux ] && [ -n "$libstdcxx" ] && ! grep -q GLIBCXX_3.4.32 "$libstdcxx"; then
+  needs_shim=true
+fi
+
+missing=()
+if $needs_shim; then
+  command -v g++ >/dev/null 2>&1 || missing+=(g++)
+  command -v patchelf >/dev/null 2>&1 || missing+=(patchelf)
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]} (needed to make TorchSharp load with this libstdc++)"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

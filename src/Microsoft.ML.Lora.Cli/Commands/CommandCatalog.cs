@@ -1,0 +1,14 @@
+using System.CommandLine;
+
+namespace MlLora.Cli.Commands;
+
+/// <summary>Every verb of the tool, in help order.</summary>
+internal static class CommandCatalog
+{
+    public static IEnumerable<Command> All() =>
+    [
+        TrainCommand.Create(),
+        PredictCommand.Create(),
+        EvalCommand.Create(),
+    ];
+}

@@ -1,0 +1,94 @@
+using System.CommandLine;
+using MlLora.Cli.Data;
+using Microsoft.ML.Lora.MLNet;
+using Microsoft.ML.Lora.Training;
+
+namespace MlLora.Cli.Commands;
+
+/// <summary>
+/// The task/model/data/column/hyper-parameter flags of <c>mllora train</c> (shared with <c>mllora sweep</c>),
+/// and how they become an ML.NET pipeline.
+/// </summary>
+internal sealed class FineTuneArguments
+{
+    public Option<string> Task { get; } = CommonOptions.Task();
+    public Option<string> Model { get; } = new("--model") { Description = "Base model: a Hugging Face folder (config.json, model.safetensors, tokenizer)", Required = true };
+    public Option<string> Data { get; } = CommonOptions.Data("Training data: .tsv/.csv with a header row, or .jsonl");
+    public Option<string?> Valid { get; } = new("--valid") { Description = "Validation data (same columns), evaluated after each epoch" };
+    public Option<string> TextColumn { get; } = new("--text-column") { Description = "Text column", DefaultValueFactory = _ => "Text" };
+    public Option<string> LabelColumn { get; } = new("--label-column") { Description = "Label column", DefaultValueFactory = _ => "Label" };
+    public Option<string?> Text2Column { get; } = new("--text2-column") { Description = "Second text column (sentence pairs)" };
+    public Option<string?> PromptColumn { get; } = new("--prompt-column") { Description = "Prompt column (causal-lm instruction tuning)" };
+    public Option<string?> ResponseColumn { get; } = new("--response-column") { Description = "Response column (causal-lm instruction tuning)" };
+    public Option<string?> PositiveLabel { get; } = new("--positive-label") { Description = "Binary: the label value of the positive class (default: 1/true/yes/positive/spam)" };
+    public Option<int> Rank { get; } = new("--rank") { Description = "LoRA rank r", DefaultValueFactory = _ => 8 };
+    public Option<double> Alpha { get; } = new("--alpha") { Description = "LoRA alpha", DefaultValueFactory = _ => 16 };
+    public Option<string> Targets { get; } = new("--targets") { Description = "Target modules, comma-separated, or all-linear", DefaultValueFactory = _ => "q_proj,v_proj" };
+    public Option<int> Epochs { get; } = new("--epochs") { Description = "Passes over the training data", DefaultValueFactory = _ => 3 };
+    public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Rows per batch", DefaultValueFactory = _ => 8 };
+    public Option<double> LearningRate { get; } = new("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => 1e-3 };
+    public Option<string> Precision { get; } = new("--precision") { Description = "fp32 | bf16", DefaultValueFactory = _ => "fp32" };
+    public Option<int?> Seed { get; } = new("--seed") { Description = "Random seed (default 0)" };
+    public Option<int> MaxLength { get; } = new("--max-length") { Description = "Longest token sequence", DefaultValueFactory = _ => 128 };
+
+    public IEnumerable<Option> All() =>
+    [
+        Task, Model, Data, Valid, TextColumn, LabelColumn, Text2Column, PromptColumn, ResponseColumn, PositiveLabel,
+        Rank, Alpha, Targets, Epochs, BatchSize, LearningRate, Precision, Seed, MaxLength,
+    ];
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in All())
+        {
+            command.Options.Add(option);
+        }
+    }
+
+    /// <summary>The options object the flags describe.</summary>
+    public LoraFineTuneOptions ToOptions(ParseResult parse)
+    {
+        var task = CommonOptions.ParseTask(parse.GetValue(Task)!);
+        return new LoraFineTuneOptions
+        {
+            Task = task,
+            BaseModelPath = parse.GetValue(Model),
+            TextColumnName = parse.GetValue(TextColumn)!,
+            LabelColumnName = parse.GetValue(LabelColumn)!,
+            Text2ColumnName = parse.GetValue(Text2Column),
+            PromptColumnName = parse.GetValue(PromptColumn),
+            ResponseColumnName = parse.GetValue(ResponseColumn),
+            Rank = parse.GetValue(Rank),
+            Alpha = parse.GetValue(Alpha),
+            TargetModules = parse.GetValue(Targets)!,
+            NumberOfEpochs = parse.GetValue(Epochs),
+            BatchSize = parse.GetValue(BatchSize),
+            LearningRate = parse.GetValue(LearningRate),
+            Precision = parse.GetValue(Precision) switch
+            {
+                "fp32" => LoraPrecision.Float32,
+                "bf16" => LoraPrecision.BFloat16,
+                var p => throw new ArgumentException($"--precision '{p}' is not fp32 or bf16."),
+            },
+            Seed = parse.GetValue(Seed) ?? 0,
+            MaxSequenceLength = parse.GetValue(MaxLength),
+        };
+    }
+
+    /// <summary>Loads a data file typed for the task.</summary>
+    public IDataView LoadData(ParseResult parse, LoraFineTuneOptions options, string path) =>
+        TaskData.Load(TextTable.Load(path), options.Task, options.Task == LoraTask.CausalLanguageModel ? null : options.LabelColumnName, parse.GetValue(PositiveLabel));
+
+    /// <summary>
+    /// The pipeline: for multiclass the text label is mapped to a key first (kept in the saved model, so
+    /// 'mllora predict/eval' read raw files), then the LoRA trainer.
+    /// </summary>
+    public static IEstimator<ITransformer> Pipeline(MLContext ml, LoraFineTuneOptions options) => options.Task switch
+    {
+        LoraTask.MulticlassClassification => ml.Transforms.Conversion.MapValueToKey(options.LabelColumnName, keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue)
+            .Append(ml.MulticlassClassification.Trainers.LoraFineTune(options)),
+        LoraTask.BinaryClassification => ml.BinaryClassification.Trainers.LoraFineTune(options),
+        LoraTask.Regression => ml.Regression.Trainers.LoraFineTune(options),
+        _ => ml.Transforms.Text.LoraFineTuneCausalLanguageModel(options),
+    };
+}

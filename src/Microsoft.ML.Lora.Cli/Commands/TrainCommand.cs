@@ -1,0 +1,90 @@
+using System.CommandLine;
+using Microsoft.ML.Lora.MLNet;
+using Microsoft.ML.Lora.Training;
+using Spectre.Console;
+
+namespace MlLora.Cli.Commands;
+
+/// <summary><c>mllora train</c>: fine-tune a base model on a data file and save an ML.NET model zip.</summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var args = new FineTuneArguments();
+        var output = new Option<string>("--out") { Description = "Where to write the model zip", Required = true };
+        var command = new Command("train", "Fine-tune a base model with LoRA and save an ML.NET model zip.");
+        args.AddTo(command);
+        command.Options.Add(output);
+        command.SetAction(parse =>
+        {
+            var options = args.ToOptions(parse);
+            var ml = new MLContext(seed: options.Seed);
+            var data = args.LoadData(parse, options, parse.GetValue(args.Data)!);
+            if (parse.GetValue(args.Valid) is { } validPath)
+            {
+                options.ValidationSet = args.LoadData(parse, options, validPath);
+            }
+            var model = FitWithProgress(ml, options, data);
+            var outPath = parse.GetValue(output)!;
+            SaveAtomically(ml, model, data.Schema, outPath);
+            Console.WriteLine($"saved {outPath}");
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>Fits the pipeline, showing a progress bar on a terminal and plain lines otherwise.</summary>
+    public static ITransformer FitWithProgress(MLContext ml, LoraFineTuneOptions options, IDataView data)
+    {
+        var pipeline = FineTuneArguments.Pipeline(ml, options);
+        if (!CliErrors.Interactive)
+        {
+            options.Progress = new SynchronousProgress(p => Console.WriteLine(Describe(p)));
+            return pipeline.Fit(data);
+        }
+        ITransformer? model = null;
+        AnsiConsole.Progress().Start(ctx =>
+        {
+            var bar = ctx.AddTask("training");
+            options.Progress = new SynchronousProgress(p =>
+            {
+                bar.MaxValue = p.TotalSteps;
+                bar.Value = p.Step;
+                bar.Description = Describe(p);
+            });
+            model = pipeline.Fit(data);
+            bar.Value = bar.MaxValue;
+        });
+        return model!;
+    }
+
+    private static string Describe(FineTuningProgress p) =>
+        $"epoch {p.Epoch} step {p.Step}/{p.TotalSteps} loss {p.Loss:F4} {p.TokensPerSecond:F0} tok/s" +
+        (p.ValidationLoss is { } vl ? $" valid loss {vl:F4}" : "") + (p.ValidationAccuracy is { } va ? $" valid acc {va:P1}" : "");
+
+    /// <summary>Writes the zip next to its destination and renames it into place: no half-written model files.</summary>
+    public static void SaveAtomically(MLContext ml, ITransformer model, DataViewSchema schema, string path)
+    {
+        var full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var temp = full + ".partial";
+        try
+        {
+            ml.Model.Save(model, schema, temp);
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp))
+            {
+                File.Delete(temp);
+            }
+        }
+    }
+
+    /// <summary>Reports on the training thread (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class SynchronousProgress(Action<FineTuningProgress> report) : IProgress<FineTuningProgress>
+    {
+        public void Report(FineTuningProgress value) => report(value);
+    }
+}

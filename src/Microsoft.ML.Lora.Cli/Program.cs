@@ -1,0 +1,9 @@
+using System.CommandLine;
+using MlLora.Cli.Commands;
+
+var root = new RootCommand("mllora — LoRA fine-tuning of transformer language models for ML.NET (TorchSharp).");
+foreach (var command in CommandCatalog.All())
+{
+    root.Subcommands.Add(command);
+}
+return CliErrors.Run(() => root.Parse(args).Invoke());

@@ -1,0 +1,180 @@
+using Microsoft.ML.Lora.Adapters;
+using Microsoft.ML.Lora.Training;
+
+namespace Microsoft.ML.Lora.MLNet;
+
+/// <summary>Which end of a too-long text is cut.</summary>
+public enum TruncationSide
+{
+    /// <summary>Keep the beginning (drop the end).</summary>
+    Right,
+    /// <summary>Keep the end (drop the beginning).</summary>
+    Left,
+}
+
+/// <summary>Numeric precision of the frozen base weights during training and scoring.</summary>
+public enum LoraPrecision
+{
+    /// <summary>Everything in float32.</summary>
+    Float32,
+    /// <summary>Frozen weights in bfloat16; adapters, optimizer state and loss in float32.</summary>
+    BFloat16,
+}
+
+/// <summary>
+/// Every setting of <see cref="LoraFineTuneTrainer"/>. All members are plain settable properties so a sweep
+/// (or ML.NET AutoML) can drive them. Defaults follow common LoRA practice: r 8, α 16, q_proj+v_proj.
+/// </summary>
+public sealed class LoraFineTuneOptions
+{
+    /// <summary>The task (set by the catalog entry point you call).</summary>
+    public LoraTask Task { get; set; } = LoraTask.MulticlassClassification;
+
+    /// <summary>A Hugging Face model folder (config.json, model.safetensors, tokenizer files).</summary>
+    public string? BaseModelPath { get; set; }
+
+    /// <summary>An already loaded base model, used instead of <see cref="BaseModelPath"/>.</summary>
+    public LoraBaseModel? BaseModel { get; set; }
+
+    /// <summary>The text column (classification/regression input, or plain language-modelling text).</summary>
+    public string TextColumnName { get; set; } = "Text";
+
+    /// <summary>Second text column for sentence-pair tasks, or null.</summary>
+    public string? Text2ColumnName { get; set; }
+
+    /// <summary>The label column: Boolean (binary), key (multiclass) or Single (regression).</summary>
+    public string LabelColumnName { get; set; } = "Label";
+
+    /// <summary>Prompt column for instruction tuning (causal LM), or null for plain language modelling.</summary>
+    public string? PromptColumnName { get; set; }
+
+    /// <summary>Response column for instruction tuning (causal LM); the loss covers its tokens only.</summary>
+    public string? ResponseColumnName { get; set; }
+
+    /// <summary>Name of the generated-text output column (causal LM).</summary>
+    public string GeneratedTextColumnName { get; set; } = "GeneratedText";
+
+    /// <summary>LoRA rank r.</summary>
+    public int Rank { get; set; } = 8;
+
+    /// <summary>LoRA α; the update is scaled by α/r (α/√r with rsLoRA).</summary>
+    public double Alpha { get; set; } = 16;
+
+    /// <summary>Dropout on the adapters' input during training.</summary>
+    public double Dropout { get; set; }
+
+    /// <summary>Target modules: comma-separated names/suffixes (q_proj,v_proj) or "all-linear".</summary>
+    public string TargetModules { get; set; } = "q_proj,v_proj";
+
+    /// <summary>Scale by α/√r (rank-stabilised LoRA).</summary>
+    public bool UseRsLora { get; set; }
+
+    /// <summary>Weight-decomposed LoRA (DoRA): a trained magnitude per output row.</summary>
+    public bool UseDora { get; set; }
+
+    /// <summary>How A and B start (PEFT's init_lora_weights): kaiming/zero by default, or gaussian, PiSSA, OLoRA, non-zero.</summary>
+    public LoraInitialization Initialization { get; set; } = LoraInitialization.Default;
+
+    /// <summary>Passes over the training data.</summary>
+    public int NumberOfEpochs { get; set; } = 3;
+
+    /// <summary>Rows per training batch.</summary>
+    public int BatchSize { get; set; } = 8;
+
+    /// <summary>Batches accumulated per optimizer step.</summary>
+    public int GradientAccumulationSteps { get; set; } = 1;
+
+    /// <summary>Peak learning rate.</summary>
+    public double LearningRate { get; set; } = 1e-3;
+
+    /// <summary>LoRA+ ratio: B learns at this multiple of the learning rate.</summary>
+    public double LoraPlusRatio { get; set; } = 1;
+
+    /// <summary>AdamW weight decay.</summary>
+    public double WeightDecay { get; set; }
+
+    /// <summary>Fraction of steps used for linear warm-up.</summary>
+    public double WarmupRatio { get; set; } = 0.05;
+
+    /// <summary>Learning-rate decay after warm-up.</summary>
+    public LearningRateScheduleKind Schedule { get; set; } = LearningRateScheduleKind.Linear;
+
+    /// <summary>Longest token sequence fed to the model; longer texts are truncated on <see cref="TruncationSide"/>.</summary>
+    public int MaxSequenceLength { get; set; } = 128;
+
+    /// <summary>Which end of a too-long text is dropped.</summary>
+    public TruncationSide TruncationSide { get; set; } = TruncationSide.Right;
+
+    /// <summary>Precision of the frozen weights.</summary>
+    public LoraPrecision Precision { get; set; } = LoraPrecision.Float32;
+
+    /// <summary>Validation data (same columns as training), evaluated after each epoch.</summary>
+    public IDataView? ValidationSet { get; set; }
+
+    /// <summary>Epochs without validation improvement before stopping; null never stops early.</summary>
+    public int? EarlyStoppingPatience { get; set; }
+
+    /// <summary>"loss" or "accuracy": the validation metric early stopping and best-epoch selection use.</summary>
+    public string EarlyStoppingMetric { get; set; } = "loss";
+
+    /// <summary>Folder for periodic adapter checkpoints, or null.</summary>
+    public string? CheckpointDirectory { get; set; }
+
+    /// <summary>Optimizer steps between checkpoints.</summary>
+    public int CheckpointInterval { get; set; } = 100;
+
+    /// <summary>Resume from the latest checkpoint in <see cref="CheckpointDirectory"/> if there is one.</summary>
+    public bool ResumeFromCheckpoint { get; set; } = true;
+
+    /// <summary>Seed; null uses the MLContext's random source (so MLContext(seed) makes runs reproducible).</summary>
+    public int? Seed { get; set; }
+
+    /// <summary>"cpu", "cuda", "cuda:N" or "auto".</summary>
+    public string Device { get; set; } = "cpu";
+
+    /// <summary>Use the CPU when CUDA is asked for but unavailable (otherwise a DeviceUnavailableException).</summary>
+    public bool FallbackToCpu { get; set; }
+
+    /// <summary>Store the base model's weights inside the saved zip (for small or merged models).</summary>
+    public bool EmbedBaseModel { get; set; }
+
+    /// <summary>Rows per scoring batch in Transform.</summary>
+    public int ScoringBatchSize { get; set; } = 32;
+
+    /// <summary>Longest generated continuation (causal LM), in tokens.</summary>
+    public int MaxNewTokens { get; set; } = 64;
+
+    /// <summary>Sampling temperature for generation; 0 is greedy.</summary>
+    public double Temperature { get; set; }
+
+    /// <summary>Progress reports (epoch, step, loss, tokens/s, validation metrics), besides MLContext.Log.</summary>
+    public IProgress<FineTuningProgress>? Progress { get; set; }
+
+    /// <summary>The LoRA configuration these options describe.</summary>
+    public LoraConfig ToLoraConfig() => new()
+    {
+        Rank = Rank,
+        Alpha = Alpha,
+        Dropout = Dropout,
+        UseRsLora = UseRsLora,
+        UseDora = UseDora,
+        InitLoraWeights = Initialization,
+        TargetModules = [.. TargetModules.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)],
+    };
+
+    /// <summary>The optimisation settings these options describe.</summary>
+    public FineTuningSettings ToFineTuningSettings(int seed) => new()
+    {
+        Epochs = NumberOfEpochs,
+        BatchSize = BatchSize,
+        GradientAccumulationSteps = GradientAccumulationSteps,
+        LearningRate = LearningRate,
+        LoraPlusRatio = LoraPlusRatio,
+        WeightDecay = WeightDecay,
+        WarmupRatio = WarmupRatio,
+        Schedule = Schedule,
+        Seed = seed,
+        EarlyStoppingPatience = EarlyStoppingPatience,
+        EarlyStoppingMetric = EarlyStoppingMetric,
+    };
+}

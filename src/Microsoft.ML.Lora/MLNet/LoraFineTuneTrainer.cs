@@ -1,0 +1,223 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.Lora.MLNet.Persistence;
+using Microsoft.ML.Lora.Runtime;
+using Microsoft.ML.Lora.Training;
+using Microsoft.ML.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Lora.MLNet;
+
+/// <summary>
+/// Fine-tunes a pretrained transformer with LoRA inside <c>Fit</c> and returns a
+/// <see cref="LoraFineTuneTransformer"/>. Create it from a catalog, for example
+/// <c>mlContext.MulticlassClassification.Trainers.LoraFineTune(modelPath)</c>. Only the adapter and the task head
+/// are trained; the base weights stay frozen. Progress goes to <c>MLContext.Log</c> and
+/// <see cref="LoraFineTuneOptions.Progress"/>; <c>mlContext.CancelExecution()</c> stops training within one step.
+/// </summary>
+public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
+{
+    private readonly IHost _host;
+
+    /// <summary>Creates the trainer (use the catalog extension methods instead).</summary>
+    public LoraFineTuneTrainer(IHostEnvironment env, LoraFineTuneOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(env);
+        ArgumentNullException.ThrowIfNull(options);
+        _host = env.Register(nameof(LoraFineTuneTrainer));
+        Options = options;
+        if (options.BaseModel is null && string.IsNullOrWhiteSpace(options.BaseModelPath))
+        {
+            throw new ArgumentException("Set BaseModelPath (a Hugging Face model folder) or BaseModel.", nameof(options));
+        }
+    }
+
+    /// <summary>The settings (plain properties; change them between fits to sweep).</summary>
+    public LoraFineTuneOptions Options { get; }
+
+    /// <inheritdoc />
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        foreach (var name in TrainingDataReader.TextColumns(Options))
+        {
+            if (!inputSchema.TryFindColumn(name, out var column))
+            {
+                throw LoraSchemaException.Missing(name, "text");
+            }
+            if (column.ItemType is not TextDataViewType || column.Kind != SchemaShape.Column.VectorKind.Scalar)
+            {
+                throw LoraSchemaException.WrongType(name, "text", column.ItemType);
+            }
+        }
+        var columns = inputSchema.ToDictionary(c => c.Name);
+        foreach (var c in OutputShape(inputSchema))
+        {
+            columns[c.Name] = c;
+        }
+        return new SchemaShape(columns.Values);
+    }
+
+    private IEnumerable<SchemaShape.Column> OutputShape(SchemaShape input)
+    {
+        var none = new SchemaShape(Array.Empty<SchemaShape.Column>());
+        switch (Options.Task)
+        {
+            case LoraTask.MulticlassClassification:
+                input.TryFindColumn(Options.LabelColumnName, out var label);
+                yield return new SchemaShape.Column(OutputColumnNames.Score, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false, none);
+                yield return new SchemaShape.Column(OutputColumnNames.PredictedLabel, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true, label.Annotations ?? none);
+                break;
+            case LoraTask.BinaryClassification:
+                yield return new SchemaShape.Column(OutputColumnNames.Score, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Single, false, none);
+                yield return new SchemaShape.Column(OutputColumnNames.Probability, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Single, false, none);
+                yield return new SchemaShape.Column(OutputColumnNames.PredictedLabel, SchemaShape.Column.VectorKind.Scalar, BooleanDataViewType.Instance, false, none);
+                break;
+            case LoraTask.Regression:
+                yield return new SchemaShape.Column(OutputColumnNames.Score, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Single, false, none);
+                break;
+            default:
+                yield return new SchemaShape.Column(Options.GeneratedTextColumnName, SchemaShape.Column.VectorKind.Scalar, TextDataViewType.Instance, false, none);
+                break;
+        }
+    }
+
+    /// <inheritdoc />
+    public LoraFineTuneTransformer Fit(IDataView input) => Fit(input, Options.ValidationSet);
+
+    /// <summary>Trains on <paramref name="input"/>, validating on <paramref name="validation"/> after each epoch.</summary>
+    public LoraFineTuneTransformer Fit(IDataView input, IDataView? validation)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        int seed = Options.Seed ?? _host.Rand.Next();
+        var settings = Options.ToFineTuningSettings(seed);
+        settings.Validate();
+        var loraConfig = Options.ToLoraConfig();
+        loraConfig.Validate();
+        if (Options.MaxSequenceLength < 2)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Options.MaxSequenceLength), Options.MaxSequenceLength, "MaxSequenceLength must be at least 2.");
+        }
+        var rows = TrainingDataReader.Read(input, Options, "training");
+        var validRows = validation is null ? null : TrainingDataReader.Read(validation, Options, "validation");
+        var device = TorchDevices.Resolve(Options.Device, Options.FallbackToCpu);
+
+        using var ch = _host.Start("LoRA fine-tuning");
+        if (rows.SkippedMissingLabels > 0)
+        {
+            ch.Warning($"Skipped {rows.SkippedMissingLabels} rows whose label '{Options.LabelColumnName}' is missing.");
+        }
+        bool ownsModel = Options.BaseModel is null;
+        var baseModel = Options.BaseModel ?? LoraBaseModel.Load(Options.BaseModelPath!);
+        string? adapterName = null;
+        try
+        {
+            var manifest = CreateManifest(input.Schema, loraConfig, baseModel, seed);
+            adapterName = manifest.AdapterName;
+            using var generator = new Generator((ulong)seed);
+            lock (baseModel.Gate)
+            {
+                AdapterSetup.Rebuild(baseModel, manifest, generator);
+            }
+            baseModel.Model.to(device);
+            var encoder = AdapterSetup.Encoder(baseModel.Tokenizer, manifest);
+            var train = Encode(rows, encoder);
+            var valid = validRows is null ? null : Encode(validRows, encoder);
+            ch.Info($"Training {Options.Task} on {train.Count} rows ({baseModel.Model.Config.ModelType}, r={loraConfig.Rank}, alpha={loraConfig.Alpha}, targets {string.Join(",", loraConfig.TargetModules ?? [])}).");
+            var loop = new FineTuningLoop(baseModel.Model, TaskObjective.For(Options.Task), settings, baseModel.Tokenizer.PadId, device)
+            {
+                ThrowIfCancelled = _host.CheckAlive,
+                Progress = p =>
+                {
+                    ch.Info($"epoch {p.Epoch} step {p.Step}/{p.TotalSteps} loss {p.Loss:F4} {p.TokensPerSecond:F0} tok/s" +
+                        (p.ValidationLoss is { } vl ? $" valid loss {vl:F4}" : "") + (p.ValidationAccuracy is { } va ? $" valid acc {va:P2}" : ""));
+                    Options.Progress?.Report(p);
+                },
+                Checkpoints = Options.CheckpointDirectory is { } dir ? new AdapterCheckpointDirectory(dir, Options.ResumeFromCheckpoint) : null,
+                CheckpointInterval = Options.CheckpointInterval,
+            };
+            FineTuningResult result;
+            lock (baseModel.Gate)
+            {
+                result = loop.Run(train, valid);
+            }
+            return new LoraFineTuneTransformer(_host, manifest, baseModel, ownsModel, encoder, result);
+        }
+        catch
+        {
+            if (ownsModel)
+            {
+                baseModel.Dispose();
+            }
+            else if (adapterName is not null && baseModel.Lora.Adapters.ContainsKey(adapterName))
+            {
+                lock (baseModel.Gate)
+                {
+                    baseModel.Lora.DeleteAdapter(adapterName); // leave a shared base as it was
+                }
+            }
+            throw;
+        }
+    }
+
+    private LoraModelManifest CreateManifest(DataViewSchema schema, Adapters.LoraConfig lora, LoraBaseModel baseModel, int seed)
+    {
+        string[]? keys = null;
+        int labels = 0;
+        if (Options.Task == LoraTask.MulticlassClassification)
+        {
+            var label = schema[Options.LabelColumnName];
+            labels = (int)label.Type.GetKeyCount();
+            keys = TrainingDataReader.KeyValues(label);
+        }
+        bool embed = Options.EmbedBaseModel || baseModel.Folder is null;
+        return new LoraModelManifest
+        {
+            Task = Options.Task,
+            TextColumn = Options.TextColumnName,
+            Text2Column = Options.Task == LoraTask.CausalLanguageModel ? null : Options.Text2ColumnName,
+            LabelColumn = Options.LabelColumnName,
+            PromptColumn = Options.Task == LoraTask.CausalLanguageModel ? Options.PromptColumnName : null,
+            ResponseColumn = Options.Task == LoraTask.CausalLanguageModel ? Options.ResponseColumnName : null,
+            GeneratedTextColumn = Options.GeneratedTextColumnName,
+            LabelKeyValues = keys,
+            Labels = labels,
+            Lora = AdapterSetup.ConfigFor(lora, Options.Task, baseModel.Model),
+            AdapterName = AdapterSetup.FreshAdapterName(baseModel),
+            Base = new BaseModelReference { Path = baseModel.Folder, Fingerprint = baseModel.Fingerprint, ModelType = baseModel.Model.Config.ModelType, Embedded = embed },
+            MaxSequenceLength = Options.MaxSequenceLength,
+            TruncationSide = Options.TruncationSide,
+            ScoringBatchSize = Options.ScoringBatchSize,
+            MaxNewTokens = Options.MaxNewTokens,
+            Temperature = Options.Temperature,
+            Seed = seed,
+            Device = Options.Device,
+            Precision = Options.Precision,
+        };
+    }
+
+    private List<TokenizedExample> Encode(TrainingRows rows, ExampleEncoder encoder)
+    {
+        var examples = new List<TokenizedExample>(rows.Texts.Count);
+        for (int i = 0; i < rows.Texts.Count; i++)
+        {
+            examples.Add(Options.Task switch
+            {
+                LoraTask.CausalLanguageModel when rows.Responses is not null => encoder.EncodeInstruction(rows.Texts[i], rows.Responses[i]),
+                LoraTask.CausalLanguageModel => encoder.EncodeText(rows.Texts[i]),
+                _ => encoder.Encode(rows.Texts[i], rows.Texts2?[i], rows.Labels[i]),
+            });
+        }
+        return examples;
+    }
+}
+
+/// <summary>The names of the columns a fine-tuned model adds.</summary>
+public static class OutputColumnNames
+{
+    /// <summary>Score: class probabilities (multiclass), margin (binary) or the prediction (regression).</summary>
+    public const string Score = Scoring.OutputColumns.Score;
+    /// <summary>Calibrated probability of the positive class (binary).</summary>
+    public const string Probability = Scoring.OutputColumns.Probability;
+    /// <summary>The predicted label: key (multiclass) or Boolean (binary).</summary>
+    public const string PredictedLabel = Scoring.OutputColumns.PredictedLabel;
+}

@@ -1,0 +1,115 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.Lora.MLNet.Persistence;
+using Microsoft.ML.Lora.MLNet.Scoring;
+using Microsoft.ML.Lora.Training;
+using Microsoft.ML.Runtime;
+
+namespace Microsoft.ML.Lora.MLNet;
+
+/// <summary>
+/// A fine-tuned model in an ML.NET pipeline: the base model with its LoRA adapter and task head.
+/// <see cref="Transform"/> scores in length-bucketed batches; <c>PredictionEngine</c> scores row by row,
+/// reusing the tokenizer and model. Saved by <c>mlContext.Model.Save</c> with the adapter, head, tokenizer,
+/// LoRA config and a reference to the base model inside the zip (see MLNet/Persistence/LoraModelPersistence.cs).
+/// Dispose it to free the model's native memory.
+/// </summary>
+public sealed partial class LoraFineTuneTransformer : ITransformer, IDisposable
+{
+    private readonly LoraScorer _scorer;
+    private readonly LoraBaseModel _base;
+    private readonly bool _ownsModel;
+    private bool _disposed;
+
+    internal LoraFineTuneTransformer(IHostEnvironment env, LoraModelManifest manifest, LoraBaseModel baseModel, bool ownsModel, ExampleEncoder encoder, FineTuningResult? training)
+    {
+        _ownsModel = ownsModel;
+        Host = env.Register(nameof(LoraFineTuneTransformer));
+        Manifest = manifest;
+        _base = baseModel;
+        TrainingResult = training;
+        var device = Runtime.TorchDevices.Resolve(manifest.Device, fallbackToCpu: true);
+        _scorer = new LoraScorer(baseModel, manifest.AdapterName, encoder, device, manifest.ScoringBatchSize);
+    }
+
+    internal IHost Host { get; }
+
+    internal LoraModelManifest Manifest { get; }
+
+    /// <summary>The base model, its adapter and head (shared with the scorer; do not dispose it yourself).</summary>
+    public LoraBaseModel Model => _base;
+
+    /// <summary>The task this model was trained for.</summary>
+    public LoraTask Task => Manifest.Task;
+
+    /// <summary>The label column the model was trained on.</summary>
+    public string LabelColumnName => Manifest.LabelColumn;
+
+    /// <summary>Where the base model came from and its fingerprint.</summary>
+    public BaseModelReference BaseModelReference => Manifest.Base;
+
+    /// <summary>What training did (null for a model loaded from a zip).</summary>
+    public FineTuningResult? TrainingResult { get; }
+
+    /// <inheritdoc />
+    public bool IsRowToRowMapper => true;
+
+    /// <inheritdoc />
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        TextColumnReader.Check(inputSchema, Manifest);
+        return OutputColumns.Build(inputSchema, Manifest);
+    }
+
+    /// <inheritdoc />
+    public IDataView Transform(IDataView input)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(input);
+        return new LoraScoredDataView(this, input);
+    }
+
+    /// <inheritdoc />
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        TextColumnReader.Check(inputSchema, Manifest);
+        return new LoraRowMapper(this, inputSchema);
+    }
+
+    /// <summary>Scores (or generates for) a list of rows; one batch per <c>ScoringBatchSize</c> rows.</summary>
+    internal RowOutput[] ComputeOutputs(IReadOnlyList<(string Text, string? Text2)> rows)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (rows.Count == 0)
+        {
+            return [];
+        }
+        if (Manifest.Task == LoraTask.CausalLanguageModel)
+        {
+            var texts = _scorer.Generate(rows.Select(r => r.Text).ToList(), Manifest.MaxNewTokens, Manifest.Temperature, Manifest.Seed);
+            return texts.Select(t => new RowOutput(null, 0, 0, 0, false, t)).ToArray();
+        }
+        return _scorer.Score(rows).Select(l => OutputConversion.FromLogits(Manifest.Task, l)).ToArray();
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (!_disposed)
+        {
+            _disposed = true;
+            if (_ownsModel)
+            {
+                _base.Dispose();
+            }
+            else
+            {
+                lock (_base.Gate)
+                {
+                    _base.Lora.DeleteAdapter(Manifest.AdapterName);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+using Microsoft.ML.Lora.Adapters;
+using Microsoft.ML.Lora.Tokenization;
+using Microsoft.ML.Lora.Training;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Lora.MLNet.Persistence;
+
+/// <summary>
+/// Gives a base model the structure a fine-tuned model has — task head and a named LoRA adapter whose
+/// modules_to_save copy of the head is its own — the same way at training time and when a saved model is
+/// loaded, so saved tensors find their places by name. Several adapters can live on one base.
+/// </summary>
+internal static class AdapterSetup
+{
+    /// <summary>Number of head outputs a task needs.</summary>
+    public static int HeadOutputs(LoraTask task, int labels) => task switch
+    {
+        LoraTask.BinaryClassification => 2,
+        LoraTask.MulticlassClassification => labels,
+        LoraTask.Regression => 1,
+        _ => 0,
+    };
+
+    /// <summary>A name no adapter on this base has yet: "default", then "default_2", ...</summary>
+    public static string FreshAdapterName(LoraBaseModel baseModel)
+    {
+        var existing = baseModel.Lora.Adapters.Keys.ToHashSet(StringComparer.Ordinal);
+        var name = "default";
+        for (int i = 2; existing.Contains(name); i++)
+        {
+            name = $"default_{i}";
+        }
+        return name;
+    }
+
+    /// <summary>The LoRA config with the task's head saved per adapter (PEFT's modules_to_save for SEQ_CLS).</summary>
+    public static LoraConfig ConfigFor(LoraConfig lora, LoraTask task, Models.PretrainedModel model)
+    {
+        var config = lora.Clone();
+        if (HeadOutputs(task, 2) > 0)
+        {
+            config.TaskType = "SEQ_CLS";
+            config.ModulesToSave = [.. (config.ModulesToSave ?? []).Concat(model.ClassificationHeadModules).Distinct(StringComparer.Ordinal)];
+        }
+        else
+        {
+            config.TaskType = "CAUSAL_LM";
+        }
+        return config;
+    }
+
+    /// <summary>Adds the head (when the base has none) and the manifest's adapter, and makes that adapter active.</summary>
+    public static void Rebuild(LoraBaseModel baseModel, LoraModelManifest manifest, Generator? generator = null)
+    {
+        var model = baseModel.Model;
+        int outputs = HeadOutputs(manifest.Task, manifest.Labels);
+        if (outputs > 0)
+        {
+            if (model.ClassificationLabels == 0)
+            {
+                model.AddClassificationHead(outputs, generator);
+            }
+            else if (model.ClassificationLabels != outputs)
+            {
+                throw new InvalidOperationException(
+                    $"This base model already carries a {model.ClassificationLabels}-output head from an earlier fit; a {manifest.Task} adapter needs {outputs}. Load a separate LoraBaseModel for this task.");
+            }
+        }
+        baseModel.Lora.AddAdapter(manifest.AdapterName, manifest.Lora, generator);
+        baseModel.Lora.SetActiveAdapters(manifest.AdapterName);
+    }
+
+    /// <summary>The example encoder a manifest's settings describe.</summary>
+    public static ExampleEncoder Encoder(TextTokenizer tokenizer, LoraModelManifest manifest) =>
+        new(tokenizer, manifest.MaxSequenceLength, manifest.TruncationSide == TruncationSide.Left)
+        {
+            PairSeparator = manifest.PairSeparator,
+            ResponseSeparator = manifest.ResponseSeparator,
+        };
+}

@@ -1,0 +1,48 @@
+using Microsoft.ML.Lora.Checkpoints;
+using Microsoft.ML.Lora.Models;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Lora.MLNet.Persistence;
+
+/// <summary>The tensors of one named adapter (LoRA factors, DoRA magnitudes, its head copy), by full name.</summary>
+internal static class AdapterWeights
+{
+    /// <summary>The adapter's parameters with their names in the model.</summary>
+    public static Dictionary<string, Tensor> Of(LoraBaseModel baseModel, string adapter)
+    {
+        var owned = baseModel.Lora.LoraLayers()
+            .SelectMany(l => l.Layer.AdapterParameters(adapter).Select(p => p.Parameter))
+            .ToHashSet(ReferenceEqualityComparer.Instance);
+        return baseModel.Model.named_parameters()
+            .Where(p => owned.Contains(p.parameter))
+            .ToDictionary(p => p.name, p => (Tensor)p.parameter);
+    }
+
+    /// <summary>The base model's own tensors (no adapter tensors), by name.</summary>
+    public static Dictionary<string, Tensor> Base(LoraBaseModel baseModel)
+    {
+        var adapterTensors = baseModel.Lora.Adapters.Keys.SelectMany(a => Of(baseModel, a).Keys).ToHashSet(StringComparer.Ordinal);
+        return baseModel.Model.state_dict().Where(kv => !adapterTensors.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value);
+    }
+
+    /// <summary>Copies every tensor of <paramref name="file"/> into the model's tensor of the same name.</summary>
+    public static void Load(PretrainedModel model, SafetensorsFile file)
+    {
+        var targets = model.state_dict();
+        var missing = file.Entries.Select(e => e.Name).Where(n => !targets.ContainsKey(n)).Take(5).ToList();
+        if (missing.Count > 0)
+        {
+            throw new InvalidDataException($"{file.FilePath}: tensors with no place in the model: {string.Join(", ", missing)}. The adapter was saved for a different model or configuration.");
+        }
+        using var _ = no_grad();
+        foreach (var entry in file.Entries)
+        {
+            var target = targets[entry.Name];
+            if (!target.shape.SequenceEqual(entry.Shape))
+            {
+                throw new InvalidDataException($"{file.FilePath}: tensor '{entry.Name}' has shape [{string.Join(", ", entry.Shape)}] but the model expects [{string.Join(", ", target.shape)}].");
+            }
+            file.ReadInto(entry.Name, target);
+        }
+    }
+}

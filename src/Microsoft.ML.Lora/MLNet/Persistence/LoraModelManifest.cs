@@ -1,0 +1,84 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.ML.Lora.Adapters;
+using Microsoft.ML.Lora.Training;
+
+namespace Microsoft.ML.Lora.MLNet.Persistence;
+
+/// <summary>
+/// Everything a saved <see cref="LoraFineTuneTransformer"/> needs besides tensors and tokenizer files:
+/// task, columns, label key values, LoRA config, the base model reference and scoring settings.
+/// Stored as JSON in the model's entry of the ML.NET zip.
+/// </summary>
+internal sealed record LoraModelManifest
+{
+    public const int CurrentFormatVersion = 1;
+
+    public int FormatVersion { get; init; } = CurrentFormatVersion;
+    public LoraTask Task { get; init; }
+    public string TextColumn { get; init; } = "Text";
+    public string? Text2Column { get; init; }
+    public string LabelColumn { get; init; } = "Label";
+    public string? PromptColumn { get; init; }
+    public string? ResponseColumn { get; init; }
+    public string GeneratedTextColumn { get; init; } = "GeneratedText";
+    public string[]? LabelKeyValues { get; init; }
+    public int Labels { get; init; }
+    public LoraConfig Lora { get; init; } = new();
+    public string AdapterName { get; init; } = "default";
+    public BaseModelReference Base { get; init; } = new();
+    public int MaxSequenceLength { get; init; }
+    public TruncationSide TruncationSide { get; init; }
+    public int ScoringBatchSize { get; init; }
+    public int MaxNewTokens { get; init; }
+    public double Temperature { get; init; }
+    public int Seed { get; init; }
+    public string Device { get; init; } = "cpu";
+    public LoraPrecision Precision { get; init; }
+    public string PairSeparator { get; init; } = "\n";
+    public string ResponseSeparator { get; init; } = "\n";
+    public string[] TokenizerFiles { get; init; } = [];
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter() },
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static LoraModelManifest FromJson(string json, string source)
+    {
+        LoraModelManifest? manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize<LoraModelManifest>(json, Json);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{source}: the LoRA model manifest is not valid JSON ({e.Message}).", e);
+        }
+        if (manifest is null || manifest.FormatVersion is < 1 or > CurrentFormatVersion)
+        {
+            throw new InvalidDataException($"{source}: unsupported LoRA model format version {manifest?.FormatVersion} (this library reads 1..{CurrentFormatVersion}).");
+        }
+        return manifest;
+    }
+}
+
+/// <summary>Where the base model of a saved fine-tuned model was, and how to recognise it.</summary>
+public sealed record BaseModelReference
+{
+    /// <summary>The folder the base was loaded from when the model was saved (null for in-memory bases).</summary>
+    public string? Path { get; init; }
+
+    /// <summary>Its <see cref="ModelFingerprint"/>.</summary>
+    public string Fingerprint { get; init; } = "";
+
+    /// <summary>HF model_type.</summary>
+    public string ModelType { get; init; } = "";
+
+    /// <summary>Whether the base weights are inside the zip.</summary>
+    public bool Embedded { get; init; }
+}

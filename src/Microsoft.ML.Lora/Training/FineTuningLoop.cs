@@ -1,0 +1,228 @@
+using Microsoft.ML.Lora.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Lora.Training;
+
+/// <summary>
+/// The training loop: seeded shuffling with length bucketing, gradient accumulation, AdamW with LoRA+
+/// parameter groups, warm-up/decay schedule, gradient clipping, per-epoch validation with early stopping
+/// (the best epoch's trainable weights are restored), cancellation checked before every step, and
+/// periodic checkpoints through <see cref="ICheckpointSink"/>.
+/// </summary>
+public sealed class FineTuningLoop(PretrainedModel model, TaskObjective objective, FineTuningSettings settings, int padId, Device device)
+{
+    /// <summary>Called with each progress report (every optimizer step, and after validation).</summary>
+    public Action<FineTuningProgress>? Progress { get; init; }
+
+    /// <summary>Called before every step; throws (e.g. OperationCanceledException) to stop.</summary>
+    public Action? ThrowIfCancelled { get; init; }
+
+    /// <summary>Where periodic checkpoints go (null: none).</summary>
+    public ICheckpointSink? Checkpoints { get; init; }
+
+    /// <summary>Optimizer steps between checkpoints.</summary>
+    public long CheckpointInterval { get; init; } = 100;
+
+    /// <summary>Trains on <paramref name="train"/>, validating on <paramref name="valid"/> after each epoch.</summary>
+    public FineTuningResult Run(IReadOnlyList<TokenizedExample> train, IReadOnlyList<TokenizedExample>? valid)
+    {
+        settings.Validate();
+        var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
+        if (trainable.Count == 0)
+        {
+            throw new InvalidOperationException("The model has no trainable parameters: attach an adapter or a trainable head first.");
+        }
+        long batchesPerEpoch = (train.Count + settings.BatchSize - 1) / settings.BatchSize;
+        long stepsPerEpoch = Math.Max(1, batchesPerEpoch / settings.GradientAccumulationSteps);
+        long totalSteps = Math.Min(settings.MaxSteps ?? long.MaxValue, stepsPerEpoch * settings.Epochs);
+        var schedule = new LearningRateSchedule(settings.Schedule, (long)(settings.WarmupRatio * totalSteps), totalSteps);
+        using var optimizer = CreateOptimizer(trainable);
+        var state = Checkpoints?.TryResume(model, optimizer) ?? new TrainingState();
+
+        double? bestLoss = null, bestAccuracy = null;
+        Dictionary<string, Tensor>? bestWeights = null;
+        int epochsWithoutImprovement = 0;
+        double lastLoss = double.NaN;
+        bool stoppedEarly = false;
+        try
+        {
+            for (int epoch = state.Epoch; epoch < settings.Epochs && state.Step < totalSteps; epoch++)
+            {
+                model.train();
+                var batches = BatchOrder(train, epoch);
+                lastLoss = RunEpoch(train, batches, epoch, state, totalSteps, schedule, optimizer);
+                state = state with { Epoch = epoch + 1, BatchInEpoch = 0 };
+                if (valid is { Count: > 0 })
+                {
+                    var (vLoss, vAcc) = Validate(valid);
+                    Progress?.Invoke(new FineTuningProgress(epoch + 1, state.Step, totalSteps, lastLoss, 0, vLoss, vAcc));
+                    bool improved = settings.EarlyStoppingMetric == "accuracy"
+                        ? bestAccuracy is null || vAcc > bestAccuracy
+                        : bestLoss is null || vLoss < bestLoss;
+                    bestLoss = bestLoss is null ? vLoss : Math.Min(bestLoss.Value, vLoss);
+                    bestAccuracy = vAcc is null ? null : bestAccuracy is null ? vAcc : Math.Max(bestAccuracy.Value, vAcc.Value);
+                    if (improved)
+                    {
+                        epochsWithoutImprovement = 0;
+                        DisposeAll(bestWeights);
+                        bestWeights = Snapshot(trainable);
+                    }
+                    else if (settings.EarlyStoppingPatience is { } patience && ++epochsWithoutImprovement >= patience)
+                    {
+                        stoppedEarly = true;
+                        break;
+                    }
+                }
+            }
+            if (bestWeights is not null)
+            {
+                Restore(trainable, bestWeights);
+            }
+        }
+        finally
+        {
+            DisposeAll(bestWeights);
+            model.eval();
+        }
+        return new FineTuningResult(state.Step, state.Epoch, lastLoss, bestLoss, bestAccuracy, stoppedEarly);
+    }
+
+    private double RunEpoch(IReadOnlyList<TokenizedExample> train, List<int[]> batches, int epoch, TrainingState state,
+        long totalSteps, LearningRateSchedule schedule, OptimizerHelper optimizer)
+    {
+        double lossSum = 0, lastLoss = double.NaN;
+        long tokens = 0;
+        int accumulated = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var parameters = optimizer.parameters().ToArray();
+        for (int i = state.BatchInEpoch; i < batches.Count && state.Step < totalSteps; i++)
+        {
+            ThrowIfCancelled?.Invoke();
+            using (var scope = NewDisposeScope())
+            {
+                using var batch = TrainingBatch.Collate(batches[i].Select(j => train[j]).ToList(), padId, device, withLossMask: objective.NeedsLossMask);
+                var loss = objective.Loss(model, batch);
+                (settings.GradientAccumulationSteps == 1 ? loss : loss / settings.GradientAccumulationSteps).backward();
+                lossSum += loss.item<float>();
+                tokens += batch.RealTokens;
+            }
+            if (++accumulated < settings.GradientAccumulationSteps && i < batches.Count - 1)
+            {
+                continue;
+            }
+            using (var scope = NewDisposeScope())
+            {
+                if (settings.MaxGradNorm > 0)
+                {
+                    nn.utils.clip_grad_norm_(parameters, settings.MaxGradNorm);
+                }
+                SetLearningRate(optimizer, schedule.Factor(state.Step));
+                optimizer.step();
+                optimizer.zero_grad();
+            }
+            lastLoss = lossSum / accumulated;
+            lossSum = 0;
+            accumulated = 0;
+            state.Step++;
+            state.BatchInEpoch = i + 1;
+            Progress?.Invoke(new FineTuningProgress(epoch + 1, state.Step, totalSteps, lastLoss, tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
+            if (Checkpoints is not null && state.Step % CheckpointInterval == 0)
+            {
+                Checkpoints.Save(model, optimizer, state with { Epoch = epoch });
+            }
+        }
+        return lastLoss;
+    }
+
+    /// <summary>Mean loss and (for classification) accuracy on a validation set, in eval mode.</summary>
+    public (double Loss, double? Accuracy) Validate(IReadOnlyList<TokenizedExample> valid)
+    {
+        model.eval();
+        using var noGrad = no_grad();
+        double lossSum = 0;
+        long correct = 0;
+        for (int start = 0; start < valid.Count; start += settings.BatchSize)
+        {
+            using var scope = NewDisposeScope();
+            var rows = valid.Skip(start).Take(settings.BatchSize).ToList();
+            using var batch = TrainingBatch.Collate(rows, padId, device, withLossMask: objective.NeedsLossMask);
+            lossSum += objective.Loss(model, batch).item<float>() * rows.Count;
+            correct += objective.Correct(model, batch);
+        }
+        model.train();
+        return (lossSum / valid.Count, objective.HasAccuracy ? (double)correct / valid.Count : null);
+    }
+
+    private OptimizerHelper CreateOptimizer(List<(string name, Parameter parameter)> trainable)
+    {
+        var groups = new List<AdamW.ParamGroup>();
+        var bMatrices = trainable.Where(p => IsLoraB(p.name)).Select(p => p.parameter).ToList();
+        var others = trainable.Where(p => !IsLoraB(p.name)).Select(p => p.parameter).ToList();
+        if (others.Count > 0)
+        {
+            groups.Add(new AdamW.ParamGroup(others, lr: settings.LearningRate, weight_decay: settings.WeightDecay));
+        }
+        if (bMatrices.Count > 0)
+        {
+            groups.Add(new AdamW.ParamGroup(bMatrices, lr: settings.LearningRate * settings.LoraPlusRatio, weight_decay: settings.WeightDecay));
+        }
+        return optim.AdamW(groups, lr: settings.LearningRate, weight_decay: settings.WeightDecay);
+    }
+
+    private static bool IsLoraB(string name) => name.Contains(".lora_B.", StringComparison.Ordinal) || name.Contains(".lora_embedding_B.", StringComparison.Ordinal);
+
+    private static void SetLearningRate(OptimizerHelper optimizer, double factor)
+    {
+        foreach (var group in optimizer.ParamGroups)
+        {
+            group.LearningRate = group.InitialLearningRate * factor;
+        }
+    }
+
+    /// <summary>Batches of row indices: seeded shuffle, then (optionally) length-sorted pools to cut padding.</summary>
+    private List<int[]> BatchOrder(IReadOnlyList<TokenizedExample> train, int epoch)
+    {
+        var random = new Random(unchecked(settings.Seed * 7919 + epoch));
+        var order = Enumerable.Range(0, train.Count).ToArray();
+        random.Shuffle(order);
+        if (settings.LengthBucketing)
+        {
+            int pool = settings.BatchSize * 16;
+            for (int start = 0; start < order.Length; start += pool)
+            {
+                int length = Math.Min(pool, order.Length - start);
+                Array.Sort(order, start, length, Comparer<int>.Create((a, b) => train[a].InputIds.Length.CompareTo(train[b].InputIds.Length)));
+            }
+        }
+        var batches = order.Chunk(settings.BatchSize).ToList();
+        if (settings.LengthBucketing)
+        {
+            var shuffled = batches.ToArray();
+            random.Shuffle(shuffled);
+            batches = [.. shuffled];
+        }
+        return batches;
+    }
+
+    private static Dictionary<string, Tensor> Snapshot(List<(string name, Parameter parameter)> trainable) =>
+        trainable.ToDictionary(p => p.name, p => p.parameter.detach().clone().DetachFromDisposeScope());
+
+    private static void Restore(List<(string name, Parameter parameter)> trainable, Dictionary<string, Tensor> weights)
+    {
+        using var _ = no_grad();
+        foreach (var (name, parameter) in trainable)
+        {
+            parameter.copy_(weights[name]);
+        }
+    }
+
+    private static void DisposeAll(Dictionary<string, Tensor>? tensors)
+    {
+        foreach (var t in tensors?.Values ?? Enumerable.Empty<Tensor>())
+        {
+            t.Dispose();
+        }
+    }
+}
