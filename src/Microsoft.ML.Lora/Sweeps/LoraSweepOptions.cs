@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.ML.Lora.Training;
 
 namespace Microsoft.ML.Lora.Sweeps;
 
@@ -48,22 +49,22 @@ public sealed class LoraSweepOptions
     public string? ResultsFile { get; set; }
 
     /// <summary>The objective a task is swept on by default: accuracy, micro-accuracy, R² or validation loss.</summary>
-    public static SweepObjective DefaultObjective(SweepTask task) => new(task switch
+    public static SweepObjective DefaultObjective(LoraTask task) => new(task switch
     {
-        SweepTask.BinaryClassification => SweepMetric.Accuracy,
-        SweepTask.MulticlassClassification => SweepMetric.MicroAccuracy,
-        SweepTask.Regression => SweepMetric.RSquared,
+        LoraTask.BinaryClassification => SweepMetric.Accuracy,
+        LoraTask.MulticlassClassification => SweepMetric.MicroAccuracy,
+        LoraTask.Regression => SweepMetric.RSquared,
         _ => SweepMetric.Loss,
     });
 
     /// <summary>The objective in force for a task.</summary>
-    public SweepObjective ObjectiveFor(SweepTask task) => Objective ?? DefaultObjective(task);
+    public SweepObjective ObjectiveFor(LoraTask task) => Objective ?? DefaultObjective(task);
 
     /// <summary>
     /// Throws <see cref="InvalidSearchSpaceException"/>, <see cref="SweepObjectiveException"/> or
     /// <see cref="InvalidSweepOptionsException"/> for anything that cannot run, before any trial trains.
     /// </summary>
-    public void Validate(SweepTask task)
+    public void Validate(LoraTask task)
     {
         ArgumentNullException.ThrowIfNull(SearchSpace, nameof(SearchSpace));
         SearchSpace.Validate();
@@ -86,7 +87,7 @@ public sealed class LoraSweepOptions
     /// Everything that decides which trials run and what they train: a resumed sweep must match it exactly.
     /// The time limit and the number of models kept are left out, as they change nothing already recorded.
     /// </summary>
-    internal string Describe(SweepTask task, TrialSettings baseSettings, string context) => string.Join("; ",
+    internal string Describe(LoraTask task, TrialSettings baseSettings, string context) => string.Join("; ",
         $"task={task}",
         $"space={SearchSpace}",
         $"base={baseSettings}",

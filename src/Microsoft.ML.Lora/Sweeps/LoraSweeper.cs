@@ -1,3 +1,5 @@
+using Microsoft.ML.Lora.Training;
+
 namespace Microsoft.ML.Lora.Sweeps;
 
 /// <summary>
@@ -18,7 +20,7 @@ public sealed class LoraSweeper
     /// dimensions the space does not sweep; <paramref name="runnerDescription"/> names whatever else decides
     /// the results (model, data, batch size) so a results file from another setup is not resumed.
     /// </summary>
-    public LoraSweeper(LoraSweepOptions options, SweepTask task, TrialSettings baseSettings, string runnerDescription = "", TimeProvider? timeProvider = null)
+    public LoraSweeper(LoraSweepOptions options, LoraTask task, TrialSettings baseSettings, string runnerDescription = "", TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(baseSettings);

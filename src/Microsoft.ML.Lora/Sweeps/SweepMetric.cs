@@ -1,3 +1,5 @@
+using Microsoft.ML.Lora.Training;
+
 namespace Microsoft.ML.Lora.Sweeps;
 
 /// <summary>A validation metric a sweep can optimise.</summary>
@@ -37,18 +39,18 @@ public enum SweepMetric
 /// <summary>Names, directions and task fit of <see cref="SweepMetric"/> values.</summary>
 public static class SweepMetrics
 {
-    private static readonly (SweepMetric Metric, string Name, bool Maximize, SweepTask[] Tasks)[] Table =
+    private static readonly (SweepMetric Metric, string Name, bool Maximize, LoraTask[] Tasks)[] Table =
     [
-        (SweepMetric.Accuracy, "accuracy", true, [SweepTask.BinaryClassification, SweepTask.MulticlassClassification]),
-        (SweepMetric.MacroAccuracy, "macro-accuracy", true, [SweepTask.MulticlassClassification]),
-        (SweepMetric.MicroAccuracy, "micro-accuracy", true, [SweepTask.MulticlassClassification]),
-        (SweepMetric.Auc, "auc", true, [SweepTask.BinaryClassification]),
-        (SweepMetric.F1Score, "f1", true, [SweepTask.BinaryClassification]),
-        (SweepMetric.Rmse, "rmse", false, [SweepTask.Regression]),
-        (SweepMetric.Mae, "mae", false, [SweepTask.Regression]),
-        (SweepMetric.RSquared, "r-squared", true, [SweepTask.Regression]),
-        (SweepMetric.Loss, "loss", false, [SweepTask.BinaryClassification, SweepTask.MulticlassClassification, SweepTask.Regression, SweepTask.CausalLanguageModeling]),
-        (SweepMetric.Perplexity, "perplexity", false, [SweepTask.CausalLanguageModeling]),
+        (SweepMetric.Accuracy, "accuracy", true, [LoraTask.BinaryClassification, LoraTask.MulticlassClassification]),
+        (SweepMetric.MacroAccuracy, "macro-accuracy", true, [LoraTask.MulticlassClassification]),
+        (SweepMetric.MicroAccuracy, "micro-accuracy", true, [LoraTask.MulticlassClassification]),
+        (SweepMetric.Auc, "auc", true, [LoraTask.BinaryClassification]),
+        (SweepMetric.F1Score, "f1", true, [LoraTask.BinaryClassification]),
+        (SweepMetric.Rmse, "rmse", false, [LoraTask.Regression]),
+        (SweepMetric.Mae, "mae", false, [LoraTask.Regression]),
+        (SweepMetric.RSquared, "r-squared", true, [LoraTask.Regression]),
+        (SweepMetric.Loss, "loss", false, [LoraTask.BinaryClassification, LoraTask.MulticlassClassification, LoraTask.Regression, LoraTask.CausalLanguageModel]),
+        (SweepMetric.Perplexity, "perplexity", false, [LoraTask.CausalLanguageModel]),
     ];
 
     /// <summary>The command-line / file name of a metric ("macro-accuracy", "r-squared").</summary>
@@ -58,10 +60,10 @@ public static class SweepMetrics
     public static bool IsMaximized(SweepMetric metric) => Row(metric).Maximize;
 
     /// <summary>Whether the task's evaluator produces this metric.</summary>
-    public static bool Fits(SweepMetric metric, SweepTask task) => Row(metric).Tasks.Contains(task);
+    public static bool Fits(SweepMetric metric, LoraTask task) => Row(metric).Tasks.Contains(task);
 
     /// <summary>The metrics a task can be swept on, in table order.</summary>
-    public static IReadOnlyList<SweepMetric> ForTask(SweepTask task) =>
+    public static IReadOnlyList<SweepMetric> ForTask(LoraTask task) =>
         Table.Where(r => r.Tasks.Contains(task)).Select(r => r.Metric).ToArray();
 
     /// <summary>
@@ -100,7 +102,7 @@ public static class SweepMetrics
         return false;
     }
 
-    private static (SweepMetric Metric, string Name, bool Maximize, SweepTask[] Tasks) Row(SweepMetric metric)
+    private static (SweepMetric Metric, string Name, bool Maximize, LoraTask[] Tasks) Row(SweepMetric metric)
     {
         foreach (var row in Table)
         {

@@ -1,3 +1,5 @@
+using Microsoft.ML.Lora.Training;
+
 namespace Microsoft.ML.Lora.Sweeps;
 
 /// <summary>What a sweep optimises: one validation metric, maximised or minimised.</summary>
@@ -26,7 +28,7 @@ public sealed class SweepObjective
     public static SweepObjective Parse(string metricName) => new(SweepMetrics.Parse(metricName));
 
     /// <summary>Throws <see cref="SweepObjectiveException"/> when the task's evaluator does not produce the metric.</summary>
-    public void ValidateFor(SweepTask task)
+    public void ValidateFor(LoraTask task)
     {
         if (!SweepMetrics.Fits(Metric, task))
         {

@@ -1,4 +1,5 @@
 using Microsoft.ML.Lora.Sweeps;
+using Microsoft.ML.Lora.Training;
 
 namespace Microsoft.ML.Lora.Tests.Sweeps;
 
@@ -25,5 +26,5 @@ internal static class SweepTestSpaces
     };
 
     public static LoraSweeper Sweeper(LoraSweepOptions options, TimeProvider? clock = null) =>
-        new(options, SweepTask.BinaryClassification, Base, "synthetic", clock);
+        new(options, LoraTask.BinaryClassification, Base, "synthetic", clock);
 }

@@ -1,4 +1,5 @@
 using Microsoft.ML.Lora.Sweeps;
+using Microsoft.ML.Lora.Training;
 
 namespace Microsoft.ML.Lora.Tests.Sweeps;
 
@@ -52,12 +53,12 @@ public class SweepValidationTests
     }
 
     [Theory]
-    [InlineData(SweepTask.BinaryClassification, SweepMetric.Rmse)]
-    [InlineData(SweepTask.BinaryClassification, SweepMetric.MacroAccuracy)]
-    [InlineData(SweepTask.MulticlassClassification, SweepMetric.Auc)]
-    [InlineData(SweepTask.Regression, SweepMetric.Accuracy)]
-    [InlineData(SweepTask.CausalLanguageModeling, SweepMetric.F1Score)]
-    public void MetricThatDoesNotFitTheTask_IsRefused(SweepTask task, SweepMetric metric)
+    [InlineData(LoraTask.BinaryClassification, SweepMetric.Rmse)]
+    [InlineData(LoraTask.BinaryClassification, SweepMetric.MacroAccuracy)]
+    [InlineData(LoraTask.MulticlassClassification, SweepMetric.Auc)]
+    [InlineData(LoraTask.Regression, SweepMetric.Accuracy)]
+    [InlineData(LoraTask.CausalLanguageModel, SweepMetric.F1Score)]
+    public void MetricThatDoesNotFitTheTask_IsRefused(LoraTask task, SweepMetric metric)
     {
         var options = new LoraSweepOptions { SearchSpace = SweepTestSpaces.IssueSpace, Objective = new SweepObjective(metric) };
         var e = Assert.Throws<SweepObjectiveException>(() => new LoraSweeper(options, task, SweepTestSpaces.Base));
@@ -88,7 +89,7 @@ public class SweepValidationTests
         Assert.Throws<InvalidSweepOptionsException>(() => Build(SweepTestSpaces.IssueSpace, o => o.KeepBestModels = 0));
         var continuous = new LoraSearchSpace { LearningRates = SearchRange.LogUniform(1e-4, 1e-2) };
         Assert.Throws<InvalidSweepOptionsException>(() => Build(continuous, o => o.Strategy = SweepStrategy.Random));
-        Assert.Throws<InvalidSweepOptionsException>(() => new LoraSweeper(new LoraSweepOptions { SearchSpace = continuous }, SweepTask.Regression, SweepTestSpaces.Base with { Rank = 0 }));
+        Assert.Throws<InvalidSweepOptionsException>(() => new LoraSweeper(new LoraSweepOptions { SearchSpace = continuous }, LoraTask.Regression, SweepTestSpaces.Base with { Rank = 0 }));
     }
 
     [Theory]
