@@ -52,6 +52,34 @@ public sealed class LoraSweepResult : IDisposable
         return MlNetTrialRunner.EvaluateScored(_ml, model, _task, _labelColumn, data);
     }
 
+    /// <summary>
+    /// Saves the best model as an ML.NET model zip (<c>mlContext.Model.Save</c>), written beside
+    /// <paramref name="path"/> and renamed into place so no half-written zip is left behind.
+    /// </summary>
+    public void SaveBestModel(string path, DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var model = BestModel ?? throw new InvalidOperationException("The sweep finished no trial within its budget, so there is no model to save.");
+        var full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var partial = full + ".partial";
+        try
+        {
+            _ml.Model.Save(model, inputSchema, partial);
+            File.Move(partial, full, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(partial);
+        }
+    }
+
+    /// <summary>
+    /// Writes the sweep's files into <paramref name="folder"/>: the table as <see cref="SweepOutputFiles.Csv"/>,
+    /// the evaluations as <see cref="SweepOutputFiles.Json"/> and the plot as <see cref="SweepOutputFiles.Plot"/>. The best model is saved by <see cref="SaveBestModel"/>.
+    /// </summary>
+    public void WriteReport(string folder) => SweepOutputFiles.Write(folder, Run);
+
     /// <inheritdoc />
     public void Dispose()
     {

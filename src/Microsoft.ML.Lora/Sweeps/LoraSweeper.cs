@@ -247,7 +247,7 @@ public sealed class LoraSweeper
                 .Where(e => Pool.ModelOf(e.Trial) is not null)
                 .Select(e => new SweepTrialModel(e, Pool.ModelOf(e.Trial)!))
                 .ToArray();
-            return new SweepRunResult(sweeper._objective, [.. _evaluations], final, kept, stop, _resumed);
+            return new SweepRunResult(sweeper.Description, sweeper._objective, [.. _evaluations], final, kept, stop, _resumed);
         }
 
         private SweepTrialRecord ToRecord(int trial, int rung, TrialSettings settings, TrialOutcome outcome, double seconds)

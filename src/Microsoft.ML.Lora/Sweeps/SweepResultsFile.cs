@@ -41,8 +41,15 @@ public static class SweepResultsFile
         File.Move(temporary, path, overwrite: true);
     }
 
+    /// <summary>Writes a finished sweep's evaluations (for sweeps run without <see cref="LoraSweepOptions.ResultsFile"/>).</summary>
+    public static void Write(string path, SweepRunResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        Write(path, result.Description, result.Objective, result.Evaluations);
+    }
+
     /// <summary>
-    /// Reads the evaluations of a file written by <see cref="Write"/>. Throws <see cref="SweepResultsFileException"/>
+    /// Reads the evaluations of a file written by <see cref="Write(string, string, SweepObjective, IReadOnlyList{SweepTrialRecord})"/>. Throws <see cref="SweepResultsFileException"/>
     /// when the file is not a results file, or when <paramref name="expectedDescription"/> is given and the
     /// file belongs to a different sweep.
     /// </summary>

@@ -3,9 +3,10 @@ namespace Microsoft.ML.Lora.Sweeps;
 /// <summary>What a sweep found: every evaluation, the best trial, and the models of the best few.</summary>
 public sealed class SweepRunResult
 {
-    internal SweepRunResult(SweepObjective objective, IReadOnlyList<SweepTrialRecord> evaluations, IReadOnlyList<SweepTrialRecord> finalResults,
+    internal SweepRunResult(string description, SweepObjective objective, IReadOnlyList<SweepTrialRecord> evaluations, IReadOnlyList<SweepTrialRecord> finalResults,
         IReadOnlyList<SweepTrialModel> bestModels, SweepStopReason stopReason, int resumedEvaluations)
     {
+        Description = description;
         Objective = objective;
         Evaluations = evaluations;
         FinalResults = finalResults;
@@ -14,6 +15,9 @@ public sealed class SweepRunResult
         ResumedEvaluations = resumedEvaluations;
         StepsSpent = evaluations.Sum(e => e.StepsSpent);
     }
+
+    /// <summary>What identifies the sweep in its results file (see <see cref="LoraSweeper.Description"/>).</summary>
+    public string Description { get; }
 
     /// <summary>The metric the sweep optimised.</summary>
     public SweepObjective Objective { get; }
