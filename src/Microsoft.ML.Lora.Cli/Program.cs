@@ -6,4 +6,5 @@ foreach (var command in CommandCatalog.All())
 {
     root.Subcommands.Add(command);
 }
-return CliErrors.Run(() => root.Parse(args).Invoke());
+// System.CommandLine would print its own stack trace for any exception; CliErrors decides instead.
+return CliErrors.Run(() => root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));

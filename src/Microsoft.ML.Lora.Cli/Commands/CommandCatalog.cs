@@ -10,5 +10,11 @@ internal static class CommandCatalog
         TrainCommand.Create(),
         PredictCommand.Create(),
         EvalCommand.Create(),
+        InspectCommand.Create(),
+        ConvertCommand.Create(),
+        GenerateCommand.Create(),
+        LogitsCommand.Create(),
+        MergeCommand.Create(),
+        PeftCommand.Create(),
     ];
 }

@@ -26,8 +26,8 @@ internal sealed class SavedModel : IDisposable
         {
             throw new FileNotFoundException($"Model zip '{path}' does not exist.", path);
         }
-        var ml = new MLContext(seed: 0).RegisterLora();
-        var model = ml.Model.Load(path, out _);
+        var ml = new MLContext(seed: 0);
+        var model = ml.Model.LoadWithLora(path, out _);
         var lora = Find(model) ?? throw new InvalidDataException($"'{path}' holds no LoRA fine-tuned model (no LoraFineTuneTransformer in its pipeline).");
         return new SavedModel(ml, model, lora);
     }

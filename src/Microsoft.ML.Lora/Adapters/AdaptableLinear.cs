@@ -256,12 +256,13 @@ public sealed class AdaptableLinear : LoraLayer
         {
             var merged = AsOutIn(weight).to(ScalarType.Float32);
             var delta = LinearLoraMath.ScaledProduct(this, slot);
-            var restored = slot.DoraFactor is { } factor ? merged.div(factor.unsqueeze(1)).sub_(delta) : merged.sub(delta);
+            // The factor was captured at merge time; the model may have moved device since.
+            var restored = slot.DoraFactor is { } factor ? merged.div(factor.to(merged.device).unsqueeze(1)).sub_(delta) : merged.sub(delta);
             weight.copy_(AsOutIn(restored));
         }
         if (slot.ReplacedBase is { } replaced)
         {
-            weight.copy_(replaced.Weight);
+            weight.copy_(replaced.Weight);   // copy_ also crosses devices
             bias?.copy_(replaced.Bias!);
         }
     }

@@ -21,10 +21,7 @@ public sealed partial class LoraModel
     public LoraModel(PretrainedModel model)
     {
         Model = model ?? throw new ArgumentNullException(nameof(model));
-        foreach (var (path, layer) in LoraLayers())
-        {
-            layer.ModulePath = path;
-        }
+        RefreshLayerPaths();
         UpdateTrainable();
     }
 
@@ -50,6 +47,10 @@ public sealed partial class LoraModel
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(config);
+        if (name.Contains('.') || name == LoraLayer.BaseAdapterName)
+        {
+            throw new ArgumentException($"Adapter name '{name}' is not allowed: names cannot contain '.' or be '{LoraLayer.BaseAdapterName}'.", nameof(name));
+        }
         if (_configs.ContainsKey(name))
         {
             throw new ArgumentException($"An adapter named '{name}' already exists.", nameof(name));
@@ -241,6 +242,23 @@ public sealed partial class LoraModel
         return Model.named_parameters()
             .Where(p => (p.name == "bias" || p.name.EndsWith(".bias", StringComparison.Ordinal))
                 && !layerPaths.Any(l => p.name.StartsWith(l, StringComparison.Ordinal) && p.name != l + "bias"));
+    }
+
+    /// <summary>Replaces the config kept for an adapter (an import keeps the file's config verbatim).</summary>
+    internal void ReplaceStoredConfig(string name, LoraConfig config)
+    {
+        RequireAdapter(name);
+        _configs[name] = config;
+        UpdateTrainable();
+    }
+
+    /// <summary>Names layers added to the model after this wrapper was created (e.g. a classification head).</summary>
+    internal void RefreshLayerPaths()
+    {
+        foreach (var (path, layer) in LoraLayers())
+        {
+            layer.ModulePath = path;
+        }
     }
 
     private void RequireAdapter(string name)

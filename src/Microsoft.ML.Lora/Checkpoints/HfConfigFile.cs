@@ -82,6 +82,26 @@ public static class HfConfigFile
     }
 
     /// <summary>
+    /// The number of labels when the config was saved from a <c>...ForSequenceClassification</c> class
+    /// (its <c>architectures</c>): the size of <c>id2label</c>, else <c>num_labels</c>, else HF's default 2.
+    /// Zero for any other class.
+    /// </summary>
+    public static int SequenceClassificationLabels(ModelConfig config)
+    {
+        var extra = config.ExtraFields;
+        if (extra is null || !extra.TryGetValue("architectures", out var architectures) || architectures.ValueKind != JsonValueKind.Array
+            || !architectures.EnumerateArray().Any(a => a.ValueKind == JsonValueKind.String && a.GetString()!.EndsWith("ForSequenceClassification", StringComparison.Ordinal)))
+        {
+            return 0;
+        }
+        if (extra.TryGetValue("id2label", out var id2label) && id2label.ValueKind == JsonValueKind.Object)
+        {
+            return id2label.EnumerateObject().Count();
+        }
+        return extra.TryGetValue("num_labels", out var n) && n.TryGetInt32(out var count) && count > 0 ? count : 2;
+    }
+
+    /// <summary>
     /// The config as HF writes it: keys sorted, nulls left out, unknown keys kept, <c>torch_dtype</c> set to
     /// <paramref name="weightsDtype"/> when given, and <c>architectures</c> filled in when absent.
     /// </summary>

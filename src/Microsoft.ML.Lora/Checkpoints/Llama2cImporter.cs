@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Microsoft.ML.Lora.Models.Llama;
+using Microsoft.ML.Lora.Tokenization;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Lora.Checkpoints;
@@ -14,15 +15,19 @@ public static class Llama2cImporter
 {
     private const int HeaderInts = 7;
 
+    /// <summary>Reads and validates only the header of a checkpoint, as the HF config it converts to.</summary>
+    /// <exception cref="Llama2cFormatException">The header is implausible or the file size does not match it.</exception>
+    public static LlamaConfig ReadConfig(string checkpointPath)
+    {
+        var path = ExistingFile(checkpointPath);
+        return ToConfig(ReadHeader(path, new FileInfo(path).Length));
+    }
+
     /// <summary>Reads a checkpoint. The caller owns (disposes) the tensors.</summary>
     /// <exception cref="Llama2cFormatException">The header is implausible or the file size does not match it.</exception>
     public static (LlamaConfig Config, Dictionary<string, Tensor> Weights) Read(string checkpointPath)
     {
-        var path = Path.GetFullPath(checkpointPath);
-        if (!File.Exists(path))
-        {
-            throw new FileNotFoundException($"llama2.c checkpoint '{path}' does not exist.", path);
-        }
+        var path = ExistingFile(checkpointPath);
         long fileLength = new FileInfo(path).Length;
         var header = ReadHeader(path, fileLength);
         var config = ToConfig(header);
@@ -62,13 +67,13 @@ public static class Llama2cImporter
     }
 
     /// <summary>
-    /// Converts a checkpoint into an HF folder: <c>config.json</c> and <c>model.safetensors</c>. When
-    /// <paramref name="tokenizerPath"/> (a llama2.c <c>tok*.bin</c>) is given, <paramref name="exportTokenizer"/>
-    /// writes the tokenizer files into the folder; without an exporter the llama2.c file is copied as
-    /// <c>tokenizer.bin</c>.
+    /// Converts a checkpoint into an HF folder: <c>config.json</c> and <c>model.safetensors</c>, plus, when
+    /// <paramref name="tokenizerPath"/> (a llama2.c <c>tok*.bin</c>) is given, the SentencePiece
+    /// <c>tokenizer.model</c> it came from (<see cref="Llama2cTokenizerConverter"/>), which
+    /// <see cref="TokenizerLoader.FromFolder"/> loads. This is what <c>mllora convert llama2c</c> runs.
     /// </summary>
     /// <returns>The config written.</returns>
-    public static LlamaConfig Convert(string checkpointPath, string outputFolder, string? tokenizerPath = null, Llama2cTokenizerExport? exportTokenizer = null)
+    public static LlamaConfig Convert(string checkpointPath, string outputFolder, string? tokenizerPath = null)
     {
         if (tokenizerPath is not null && !File.Exists(tokenizerPath))
         {
@@ -90,14 +95,7 @@ public static class Llama2cImporter
         }
         if (tokenizerPath is not null)
         {
-            if (exportTokenizer is null)
-            {
-                File.Copy(tokenizerPath, Path.Combine(outputFolder, "tokenizer.bin"), overwrite: true);
-            }
-            else
-            {
-                exportTokenizer(tokenizerPath, outputFolder, config);
-            }
+            Llama2cTokenizerConverter.ConvertToFolder(tokenizerPath, outputFolder);
         }
         return config;
     }
@@ -111,6 +109,12 @@ public static class Llama2cImporter
         long rows = weight.shape[0], columns = weight.shape[1];
         long headDim = rows / heads;
         return weight.view(heads, headDim / 2, 2, columns).transpose(1, 2).reshape(rows, columns);
+    }
+
+    private static string ExistingFile(string checkpointPath)
+    {
+        var path = Path.GetFullPath(checkpointPath);
+        return File.Exists(path) ? path : throw new FileNotFoundException($"llama2.c checkpoint '{path}' does not exist.", path);
     }
 
     private static void AddPerLayer(Dictionary<string, Tensor> weights, Tensor stacked, string suffix, Func<Tensor, Tensor>? transform = null)
@@ -217,12 +221,3 @@ public static class Llama2cImporter
         public void Skip(long floats) => _offset += floats * sizeof(float);
     }
 }
-
-/// <summary>
-/// Writes a llama2.c tokenizer (<c>tok*.bin</c>) into a converted model folder in a form Microsoft.ML.Tokenizers
-/// loads. The tokenization component provides it; <see cref="Llama2cImporter.Convert"/> calls it.
-/// </summary>
-/// <param name="tokenizerPath">The llama2.c tokenizer file.</param>
-/// <param name="outputFolder">The converted model folder.</param>
-/// <param name="config">The converted model's config (vocabulary size, BOS/EOS ids).</param>
-public delegate void Llama2cTokenizerExport(string tokenizerPath, string outputFolder, LlamaConfig config);

@@ -1,6 +1,4 @@
 using Microsoft.ML.Lora.Models;
-using Microsoft.ML.Lora.Models.Gpt2;
-using Microsoft.ML.Lora.Models.Llama;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,13 +9,13 @@ namespace Microsoft.ML.Lora.Checkpoints;
 /// <param name="Missing">Model keys left as initialised (only when not strict).</param>
 /// <param name="Unexpected">Checkpoint tensors not used (only when not strict).</param>
 /// <param name="Ignored">Checkpoint tensors skipped because they are known to be unused (see <see cref="CheckpointKeyMatcher.IsKnownUnusedKey"/>).</param>
-/// <param name="BasePrefixesAdded">Model prefixes the checkpoint's names lacked (see <see cref="CheckpointKeyMatch"/>).</param>
+/// <param name="BasePrefixAdded">The model prefix the checkpoint's names lacked, if any (see <see cref="CheckpointKeyMatch"/>).</param>
 public sealed record WeightLoadReport(
     IReadOnlyList<string> Loaded,
     IReadOnlyList<string> Missing,
     IReadOnlyList<string> Unexpected,
     IReadOnlyList<string> Ignored,
-    IReadOnlyList<string> BasePrefixesAdded);
+    string? BasePrefixAdded);
 
 /// <summary>
 /// Loads a Hugging Face model folder (config.json + safetensors weights) into a <see cref="PretrainedModel"/>:
@@ -28,7 +26,9 @@ public static class PretrainedModelLoader
     /// <summary>
     /// Loads a model folder. Weights take <paramref name="dtype"/> when given, else the config's
     /// <c>torch_dtype</c>, else float32; the model is placed on <paramref name="device"/> (default CPU) and put in
-    /// evaluation mode.
+    /// evaluation mode. A folder saved from a <c>...ForSequenceClassification</c> class gets its classification
+    /// head back (labels from <c>id2label</c>/<c>num_labels</c>); its output (LM) head may then be absent from the
+    /// checkpoint and is left as initialised.
     /// </summary>
     /// <exception cref="InvalidModelConfigException">config.json is malformed or lacks a required field.</exception>
     /// <exception cref="UnsupportedModelTypeException">The model_type cannot be built.</exception>
@@ -44,6 +44,11 @@ public static class PretrainedModelLoader
         var model = ModelRegistry.Create(config, configPath);
         try
         {
+            int labels = HfConfigFile.SequenceClassificationLabels(config);
+            if (labels > 0)
+            {
+                model.AddClassificationHead(labels);
+            }
             model.to(weightsDtype);
             if (device is not null)
             {
@@ -64,19 +69,21 @@ public static class PretrainedModelLoader
     /// Fills a model's state-dict tensors (parameters and buffers) from a checkpoint, converting dtype and device
     /// as needed. Every shape is checked before anything is copied. When <paramref name="strict"/>, a missing or
     /// unexpected key is a <see cref="CheckpointMismatchException"/>; otherwise they are returned in the report.
-    /// A shape mismatch always throws.
+    /// A shape mismatch always throws. A model with a classification head tolerates a missing output (LM) head,
+    /// as HF's sequence-classification checkpoints have none.
     /// </summary>
     public static WeightLoadReport LoadWeights(PretrainedModel model, SafetensorsCheckpoint checkpoint, bool strict = true)
     {
         var state = model.state_dict();
-        var match = CheckpointKeyMatcher.Match(state.Keys, checkpoint.Entries.Select(e => e.Name), TiesEmbeddings(model.Config));
+        var match = CheckpointKeyMatcher.Match(state.Keys, checkpoint.Entries.Select(e => e.Name), CheckpointKeyContext.Of(model));
         var shapeMismatches = match.CheckpointKeyOf
             .Where(kv => !checkpoint.Entry(kv.Value).Shape.SequenceEqual(state[kv.Key].shape))
             .Select(kv => $"{kv.Value}: checkpoint [{string.Join(", ", checkpoint.Entry(kv.Value).Shape)}] vs model [{string.Join(", ", state[kv.Key].shape)}]")
             .ToList();
-        if (shapeMismatches.Count > 0 || (strict && (match.Missing.Count > 0 || match.Unexpected.Count > 0)))
+        var intolerable = match.Missing.Where(k => !IsUnneededOutputHead(model, k)).ToList();
+        if (shapeMismatches.Count > 0 || (strict && (intolerable.Count > 0 || match.Unexpected.Count > 0)))
         {
-            throw new CheckpointMismatchException(checkpoint.SourcePath, match.Missing, match.Unexpected, shapeMismatches);
+            throw new CheckpointMismatchException(checkpoint.SourcePath, intolerable, match.Unexpected, shapeMismatches);
         }
         using (no_grad())
         {
@@ -85,13 +92,13 @@ public static class PretrainedModelLoader
                 checkpoint.ReadInto(checkpointKey, state[modelKey]);
             }
         }
-        return new WeightLoadReport([.. match.CheckpointKeyOf.Keys], match.Missing, match.Unexpected, match.Ignored, match.BasePrefixesAdded);
+        return new WeightLoadReport([.. match.CheckpointKeyOf.Keys], match.Missing, match.Unexpected, match.Ignored, match.BasePrefixAdded);
     }
 
-    private static bool TiesEmbeddings(ModelConfig config) => config switch
-    {
-        LlamaConfig llama => llama.TieWordEmbeddings,
-        Gpt2Config gpt2 => gpt2.TieWordEmbeddings,
-        _ => false,
-    };
+    // A sequence classifier saved by HF has no LM head (LlamaForSequenceClassification has only "score"), so a
+    // model given a classification head may lack its LM head's weights; encoders' output head is the classifier itself.
+    private static bool IsUnneededOutputHead(PretrainedModel model, string key) =>
+        model.ClassificationLabels > 0
+        && !model.ClassificationHeadModules.Contains(model.OutputHeadModule)
+        && key.StartsWith(model.OutputHeadModule + ".", StringComparison.Ordinal);
 }

@@ -16,12 +16,15 @@ internal abstract class SafetensorsByteSource : IDisposable
 }
 
 /// <summary>
-/// A file read through a memory mapping. Each copy maps only the range it needs and unmaps it afterwards,
-/// so loading a multi-GB checkpoint never holds the whole file mapped (resident) at once, and no
-/// managed buffer ever holds tensor data.
+/// A file read through a memory mapping. Each copy maps only a window of at most <see cref="WindowBytes"/> and
+/// unmaps it before the next, so loading a multi-GB checkpoint never holds more than one window of the file
+/// mapped (resident) at once, and no managed buffer ever holds tensor data.
 /// </summary>
 internal sealed class MappedFileByteSource : SafetensorsByteSource
 {
+    /// <summary>Largest range mapped at once (64 MiB).</summary>
+    public const int WindowBytes = 64 << 20;
+
     private readonly MemoryMappedFile _file;
 
     public MappedFileByteSource(string path, long length)
@@ -32,12 +35,16 @@ internal sealed class MappedFileByteSource : SafetensorsByteSource
 
     public override long Length { get; }
 
-    public override unsafe void CopyTo(long offset, Span<byte> destination)
+    public override void CopyTo(long offset, Span<byte> destination)
     {
-        if (destination.IsEmpty)
+        for (int done = 0; done < destination.Length; done += WindowBytes)
         {
-            return;
+            CopyWindow(offset + done, destination.Slice(done, Math.Min(WindowBytes, destination.Length - done)));
         }
+    }
+
+    private unsafe void CopyWindow(long offset, Span<byte> destination)
+    {
         using var view = _file.CreateViewAccessor(offset, destination.Length, MemoryMappedFileAccess.Read);
         byte* start = null;
         view.SafeMemoryMappedViewHandle.AcquirePointer(ref start);

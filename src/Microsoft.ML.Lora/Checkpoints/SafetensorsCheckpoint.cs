@@ -53,6 +53,10 @@ public sealed class SafetensorsCheckpoint : IDisposable
         var fullPath = Path.GetFullPath(path);
         if (File.Exists(fullPath))
         {
+            if (IsPickleFile(fullPath))
+            {
+                throw new UnsupportedCheckpointFormatException(fullPath, [Path.GetFileName(fullPath)]);
+            }
             return fullPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? OpenIndex(fullPath) : OpenSingle(fullPath);
         }
         if (!Directory.Exists(fullPath))
@@ -80,7 +84,7 @@ public sealed class SafetensorsCheckpoint : IDisposable
                 $"the folder holds several safetensors files ({string.Join(", ", candidates.Select(Path.GetFileName))}) but no {IndexFileName} saying which tensors each holds");
         }
         var pickles = Directory.GetFiles(fullPath)
-            .Where(f => PickleExtensions.Contains(Path.GetExtension(f), StringComparer.OrdinalIgnoreCase))
+            .Where(IsPickleFile)
             .Select(f => Path.GetFileName(f)!).Order(StringComparer.Ordinal).ToArray();
         if (pickles.Length > 0)
         {
@@ -88,6 +92,9 @@ public sealed class SafetensorsCheckpoint : IDisposable
         }
         throw new FileNotFoundException($"'{fullPath}' holds no model weights ({SingleFileName} or {IndexFileName}).", single);
     }
+
+    /// <summary>Whether a file name has a PyTorch pickle extension (<c>.bin</c>, <c>.pt</c>, <c>.pth</c>, <c>.ckpt</c>, <c>.pkl</c>).</summary>
+    public static bool IsPickleFile(string path) => PickleExtensions.Contains(Path.GetExtension(path), StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Whether a tensor of this name exists.</summary>
     public bool Contains(string name) => _fileOf.ContainsKey(name);

@@ -7,9 +7,9 @@ namespace Microsoft.ML.Lora.Checkpoints;
 /// </summary>
 public sealed class UnsupportedCheckpointFormatException(string path, IReadOnlyList<string> files)
     : NotSupportedException(
-        $"{path}: only safetensors checkpoints are supported, but this folder holds only PyTorch pickle weights ({string.Join(", ", files)}). " +
+        $"{path}: only safetensors checkpoints are supported, but this holds only PyTorch pickle weights ({string.Join(", ", files)}). " +
         "Pickles are never loaded because they can run arbitrary code. Convert once with Python: " +
-        $"python -c \"from transformers import AutoModel; AutoModel.from_pretrained('{path}').save_pretrained('OUT', safe_serialization=True)\" " +
+        $"python -c \"from transformers import AutoModel; AutoModel.from_pretrained('{ModelFolderOf(path)}').save_pretrained('OUT', safe_serialization=True)\" " +
         "(use the AutoModelFor... class matching the model to keep its head), then load OUT.")
 {
     /// <summary>The folder or file that was refused.</summary>
@@ -17,4 +17,7 @@ public sealed class UnsupportedCheckpointFormatException(string path, IReadOnlyL
 
     /// <summary>The pickle files found.</summary>
     public IReadOnlyList<string> PickleFiles { get; } = files;
+
+    // from_pretrained takes the model folder, not the weights file.
+    private static string ModelFolderOf(string path) => Directory.Exists(path) ? path : Path.GetDirectoryName(path) ?? path;
 }

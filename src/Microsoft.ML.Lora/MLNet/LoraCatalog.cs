@@ -139,6 +139,40 @@ public static class LoraCatalog
         return mlContext;
     }
 
+    /// <summary>
+    /// <c>mlContext.Model.Load</c> for models that contain LoRA transformers: registers the loader and, since ML.NET
+    /// calls loaders through reflection, rethrows the loader's own typed exception (for example
+    /// <see cref="BaseModelNotFoundException"/>) instead of the <see cref="System.Reflection.TargetInvocationException"/>
+    /// wrapping it.
+    /// </summary>
+    /// <param name="catalog">The model operations catalog (<c>mlContext.Model</c>).</param>
+    /// <param name="path">The model zip.</param>
+    /// <param name="inputSchema">The schema the model expects.</param>
+    public static ITransformer LoadWithLora(this ModelOperationsCatalog catalog, string path, out DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        RegisterForLoading(catalog.GetEnvironment());
+        try
+        {
+            return catalog.Load(path, out inputSchema);
+        }
+        catch (System.Reflection.TargetInvocationException e) when (Innermost(e) is { } inner)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(inner).Throw();
+            throw; // unreachable
+        }
+    }
+
+    private static Exception? Innermost(Exception e)
+    {
+        var inner = e;
+        while (inner is System.Reflection.TargetInvocationException { InnerException: { } next })
+        {
+            inner = next;
+        }
+        return ReferenceEquals(inner, e) ? null : inner;
+    }
+
     private static void RegisterForLoading(IHostEnvironment env) =>
         env.ComponentCatalog.RegisterAssembly(typeof(LoraFineTuneTransformer).Assembly);
 }

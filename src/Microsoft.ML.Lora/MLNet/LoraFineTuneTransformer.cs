@@ -41,6 +41,26 @@ public sealed partial class LoraFineTuneTransformer : ITransformer, IDisposable
     /// <summary>The task this model was trained for.</summary>
     public LoraTask Task => Manifest.Task;
 
+    /// <summary>The name of this model's adapter on its base.</summary>
+    public string AdapterName => Manifest.AdapterName;
+
+    /// <summary>What importing a PEFT adapter found (null unless created by <see cref="PeftInterop.ImportPeftAdapter"/>).</summary>
+    public Adapters.AdapterImportReport? ImportReport { get; init; }
+
+    /// <summary>The smallest input schema the model scores: its text column(s).</summary>
+    public DataViewSchema InputSchema
+    {
+        get
+        {
+            var builder = new DataViewSchema.Builder();
+            foreach (var column in TextColumnReader.Columns(Manifest))
+            {
+                builder.AddColumn(column, TextDataViewType.Instance);
+            }
+            return builder.ToSchema();
+        }
+    }
+
     /// <summary>The label column the model was trained on.</summary>
     public string LabelColumnName => Manifest.LabelColumn;
 

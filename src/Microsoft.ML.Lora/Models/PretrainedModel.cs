@@ -114,8 +114,8 @@ public abstract class PretrainedModel : nn.Module
                     linear.weight.normal_(0, Config.InitializerRange, generator);
                     linear.bias?.zero_();
                     break;
-                case TorchSharp.Modules.Embedding embedding:
-                    embedding.weight!.normal_(0, Config.InitializerRange, generator);
+                case AdaptableEmbedding embedding:
+                    embedding.weight.normal_(0, Config.InitializerRange, generator);
                     break;
                 case TorchSharp.Modules.LayerNorm norm:
                     norm.weight?.fill_(1);

@@ -5,6 +5,9 @@ namespace Microsoft.ML.Lora.Tokenization;
 /// <summary>Reads BPE vocabularies and merge lists in their HF spellings.</summary>
 internal static class BpeFileReaders
 {
+    /// <summary>Ids above this are taken as corruption: real vocabularies stay far below (Gemma's has 262,144 tokens).</summary>
+    public const int MaxTokenId = (1 << 24) - 1;
+
     /// <summary>A token → id JSON object (vocab.json, or tokenizer.json's model.vocab).</summary>
     public static Dictionary<string, int> ReadVocabulary(JsonElement vocab, string source)
     {
@@ -15,9 +18,9 @@ internal static class BpeFileReaders
         var tokens = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var entry in vocab.EnumerateObject())
         {
-            if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out var id) || id < 0)
+            if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out var id) || id < 0 || id > MaxTokenId)
             {
-                throw new InvalidTokenizerException(source, $"vocabulary entry '{entry.Name}' has id {entry.Value}, not a non-negative integer.");
+                throw new InvalidTokenizerException(source, $"vocabulary entry '{entry.Name}' has id {entry.Value}, not a non-negative integer up to {MaxTokenId}.");
             }
             if (!tokens.TryAdd(entry.Name, id))
             {

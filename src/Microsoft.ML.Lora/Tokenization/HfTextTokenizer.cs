@@ -29,7 +29,8 @@ internal abstract class HfTextTokenizer : TextTokenizer
     protected HfTextTokenizer(TokenizerCommon common)
     {
         _common = common;
-        _splitter = new AddedTokenSplitter(common.AddedTokens);
+        var listed = common.AddedTokens.Select(t => t.Content).ToHashSet(StringComparer.Ordinal);
+        _splitter = new AddedTokenSplitter(common.AddedTokens.Concat(common.Roles.Tokens.Where(t => !listed.Contains(t.Content))));
         _addedById = common.AddedTokens.GroupBy(t => t.Id).ToDictionary(g => g.Key, g => g.Last());
         _addedByContent = common.AddedTokens.GroupBy(t => t.Content, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Last(), StringComparer.Ordinal);
     }

@@ -63,9 +63,13 @@ public static class Llama2cTokenizerConverter
             var score = BinaryPrimitives.ReadSingleLittleEndian(file.AsSpan(position));
             var length = BinaryPrimitives.ReadInt32LittleEndian(file.AsSpan(position + 4));
             position += 8;
-            if (length < 0 || length > maxTokenLength || length > file.Length - position)
+            if (length < 0 || length > maxTokenLength)
             {
-                throw new InvalidTokenizerException(path, $"token {tokens.Count} claims {length} bytes (max_token_length {maxTokenLength}, {file.Length - position} bytes remain).");
+                throw new InvalidTokenizerException(path, $"token {tokens.Count} claims {length} bytes, outside 0..max_token_length {maxTokenLength}.");
+            }
+            if (length > file.Length - position)
+            {
+                throw new InvalidTokenizerException(path, $"token {tokens.Count} is truncated: it claims {length} bytes, {file.Length - position} remain.");
             }
             try
             {

@@ -65,6 +65,7 @@ internal sealed class SentencePieceBpeEncoder
         var previous = Enumerable.Range(-1, count).ToArray();
         var next = Enumerable.Range(1, count).Select(n => n < count ? n : -1).ToArray();
 
+        var mergeable = _mergeable.GetAlternateLookup<ReadOnlySpan<char>>();
         var agenda = new PriorityQueue<(int Left, int Right, int Size), (float Score, int Left)>(PairOrder.Instance);
         void Consider(int left, int right)
         {
@@ -73,7 +74,7 @@ internal sealed class SentencePieceBpeEncoder
                 return;
             }
             var size = length[left] + length[right];
-            if (_mergeable.TryGetValue(text.Substring(start[left], size), out var merged))
+            if (mergeable.TryGetValue(text.AsSpan(start[left], size), out var merged))
             {
                 agenda.Enqueue((left, right, size), (merged.Score, left));
             }

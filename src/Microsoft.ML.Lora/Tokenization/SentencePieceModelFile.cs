@@ -47,14 +47,33 @@ internal static class SentencePieceModelFile
     private const int RemoveExtraWhitespacesField = 4;
     private const int EscapeWhitespacesField = 5;
 
-    /// <summary>The pieces and the trainer's model type (proto default: Unigram).</summary>
+    /// <summary>
+    /// The pieces and the trainer's model type (proto default: Unigram). A model without pieces, trainer
+    /// spec or normalizer spec is rejected here (Microsoft.ML.Tokenizers dereferences them unchecked).
+    /// </summary>
     public static (List<SentencePieceEntry> Pieces, int ModelType) Read(byte[] model, string source)
     {
+        List<ProtobufWire.Field> fields;
+        try
+        {
+            fields = ProtobufWire.ReadFields(model);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidTokenizerException(source, $"not a SentencePiece model: {e.Message}", e);
+        }
+        foreach (var (number, part) in new[] { (PiecesField, "pieces"), (TrainerSpecField, "trainer_spec"), (NormalizerSpecField, "normalizer_spec") })
+        {
+            if (!fields.Any(f => f.Number == number && f.WireType == ProtobufWire.LengthDelimited))
+            {
+                throw new InvalidTokenizerException(source, $"not a SentencePiece model: it has no {part}.");
+            }
+        }
         try
         {
             var pieces = new List<SentencePieceEntry>();
             var modelType = UnigramModel;
-            foreach (var field in ProtobufWire.ReadFields(model))
+            foreach (var field in fields)
             {
                 if (field is { Number: PiecesField, WireType: ProtobufWire.LengthDelimited })
                 {
@@ -70,6 +89,10 @@ internal static class SentencePieceModelFile
                         }
                     }
                 }
+            }
+            if (modelType is not (UnigramModel or BpeModel))
+            {
+                throw new InvalidTokenizerException(source, $"SentencePiece model type {modelType} is not supported (supported: 1 Unigram, 2 BPE).");
             }
             return (pieces, modelType);
         }

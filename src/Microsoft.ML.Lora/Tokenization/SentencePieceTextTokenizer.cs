@@ -31,6 +31,7 @@ internal sealed class SentencePieceTextTokenizer : HfTextTokenizer
 
     public static SentencePieceTextTokenizer Create(byte[] modelBytes, string source, TokenizerSettings settings, IReadOnlyList<AddedToken> addedTokens, IReadOnlyDictionary<string, byte[]> files)
     {
+        var (pieces, modelType) = SentencePieceModelFile.Read(modelBytes, source);
         SentencePieceTokenizer model;
         try
         {
@@ -44,7 +45,6 @@ internal sealed class SentencePieceTextTokenizer : HfTextTokenizer
             throw new InvalidTokenizerException(source, $"not a SentencePiece model Microsoft.ML.Tokenizers can load: {e.Message}", e);
         }
 
-        var (pieces, modelType) = SentencePieceModelFile.Read(modelBytes, source);
         var bpe = modelType == SentencePieceModelFile.BpeModel ? new SentencePieceBpeEncoder(pieces, model.ByteFallback, model.UnknownId) : null;
         var lookup = Lookup(addedTokens, model.Vocabulary);
         var defaults = new Dictionary<string, string>

@@ -9,13 +9,20 @@ internal sealed class SpecialTokenRoles
 {
     private readonly Dictionary<string, int> _ids;
 
-    private SpecialTokenRoles(Dictionary<string, int> ids, HashSet<int> skipped)
+    private SpecialTokenRoles(Dictionary<string, int> ids, HashSet<int> skipped, List<AddedToken> tokens)
     {
         _ids = ids;
         SkippedWhenDecoding = skipped;
+        Tokens = tokens;
     }
 
     public IReadOnlySet<int> SkippedWhenDecoding { get; }
+
+    /// <summary>
+    /// The role tokens the tokenizer files or defaults name, as special added tokens: transformers never
+    /// splits them, so "[SEP]" in text is one token even when only vocab.txt lists it.
+    /// </summary>
+    public IReadOnlyList<AddedToken> Tokens { get; }
 
     public int? this[string role] => _ids.TryGetValue(role, out var id) ? id : null;
 
@@ -32,6 +39,7 @@ internal sealed class SpecialTokenRoles
     {
         var ids = new Dictionary<string, int>(StringComparer.Ordinal);
         var skipped = addedTokens.Where(t => t.Special).Select(t => t.Id).ToHashSet();
+        var tokens = new List<AddedToken>();
         foreach (var role in TokenizerSettings.Roles)
         {
             if (settings.Token(role) is { } named)
@@ -39,11 +47,13 @@ internal sealed class SpecialTokenRoles
                 ids[role] = lookup(named.Value)
                     ?? throw new InvalidTokenizerException(named.Source, $"{role} '{named.Value}' is not in the vocabulary.");
                 skipped.Add(ids[role]);
+                tokens.Add(new AddedToken(named.Value, ids[role], Special: true));
             }
             else if (defaults.TryGetValue(role, out var token) && lookup(token) is { } id)
             {
                 ids[role] = id;
                 skipped.Add(id);
+                tokens.Add(new AddedToken(token, id, Special: true));
             }
             else if (settings.ModelId(role) is { } configured)
             {
@@ -54,6 +64,6 @@ internal sealed class SpecialTokenRoles
                 ids[role] = configured.Value;
             }
         }
-        return new SpecialTokenRoles(ids, skipped);
+        return new SpecialTokenRoles(ids, skipped, tokens);
     }
 }

@@ -66,9 +66,9 @@ internal static class TokenizerJson
         foreach (var token in list.EnumerateArray())
         {
             var id = JsonFields.Int(token, "id", source) ?? throw new InvalidTokenizerException(source, $"added token {token} has no 'id'.");
-            if (id < 0)
+            if (id < 0 || id > BpeFileReaders.MaxTokenId)
             {
-                throw new InvalidTokenizerException(source, $"added token {token} has a negative id.");
+                throw new InvalidTokenizerException(source, $"added token {token} has id {id}, outside 0..{BpeFileReaders.MaxTokenId}.");
             }
             tokens.Add(TokenizerSettings.ReadAddedToken(token, id, source));
         }

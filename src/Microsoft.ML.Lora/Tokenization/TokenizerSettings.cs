@@ -88,7 +88,7 @@ internal sealed class TokenizerSettings
         }
         foreach (var entry in decoder.EnumerateObject())
         {
-            if (!int.TryParse(entry.Name, out var id) || id < 0)
+            if (!int.TryParse(entry.Name, out var id) || id < 0 || id > BpeFileReaders.MaxTokenId)
             {
                 throw new InvalidTokenizerException(source, $"added_tokens_decoder key '{entry.Name}' is not a token id.");
             }

@@ -133,6 +133,34 @@ public class ArchitectureBehaviourTests
     }
 
     [Theory]
+    [MemberData(nameof(TinyModels.DecoderKinds), MemberType = typeof(TinyModels))]
+    [MemberData(nameof(TinyModels.EncoderKinds), MemberType = typeof(TinyModels))]
+    public void TrainingModeAppliesConfiguredDropoutAndBackpropagates(string kind)
+    {
+        var config = TinyModels.ConfigFor(kind);
+        if (config is Microsoft.ML.Lora.Models.Llama.LlamaConfig llama)
+        {
+            llama.AttentionDropout = 0.3;   // Llama's default is 0; the others default to 0.1
+        }
+        using var model = TinyModels.Create(config);
+        model.AddClassificationHead(2);
+        using var scope = NewDisposeScope();
+        var ids = TinyModels.Ids(Sequence);
+        var mask = ones(1, Sequence.Length, ScalarType.Int64);
+        model.eval();
+        using (no_grad())
+        {
+            Assert.Equal(0, MaxAbsDiff(model.ClassificationLogits(ids, mask), model.ClassificationLogits(ids, mask)));
+        }
+        model.train();
+        var first = model.ClassificationLogits(ids, mask);
+        Assert.True(MaxAbsDiff(first, model.ClassificationLogits(ids, mask)) > 0, "dropout should make training passes differ");
+        first.sum().backward();
+        var (name, layer) = model.AdaptableLayers().First(l => l.Name.Contains("0.", StringComparison.Ordinal));
+        Assert.True(layer.weight.grad is not null && layer.weight.grad.abs().sum().item<float>() > 0, $"{name} got no gradient");
+    }
+
+    [Theory]
     [MemberData(nameof(TinyModels.EncoderKinds), MemberType = typeof(TinyModels))]
     public void EncodersRefuseLanguageModelingAndCaches(string kind)
     {

@@ -1,4 +1,5 @@
 using Microsoft.ML.Lora.Models;
+using Microsoft.ML.Lora.Models.Generation;
 using Microsoft.ML.Lora.Tokenization;
 using Microsoft.ML.Lora.Training;
 using static TorchSharp.torch;
@@ -76,43 +77,37 @@ internal sealed class LoraScorer(LoraBaseModel baseModel, string adapter, Exampl
         return (tokens == 0 ? double.NaN : total / tokens, tokens);
     }
 
-    /// <summary>Continuations of prompts (greedy when temperature is 0), stopping at EOS or after maxNewTokens.</summary>
+    /// <summary>
+    /// Continuations of prompts (greedy when temperature is 0), stopping at EOS or after maxNewTokens; batched with
+    /// left padding and a KV cache. Rows are seeded by <paramref name="seed"/>, so results do not depend on batching.
+    /// </summary>
     public string[] Generate(IReadOnlyList<string> prompts, int maxNewTokens, double temperature, int seed)
     {
+        var options = new GenerationOptions
+        {
+            MaxNewTokens = maxNewTokens,
+            Temperature = temperature,
+            Seed = seed,
+            EosTokenIds = tokenizer.EosId is { } eos ? [eos] : null,
+            PadTokenId = tokenizer.PadId,
+        };
+        var encoded = prompts.Select(p => (IReadOnlyList<int>)encoder.EncodePrompt(p)).ToList();
         var results = new string[prompts.Count];
         lock (_gate)
         {
             Activate();
-            using var noGrad = no_grad();
-            var generator = new Generator((ulong)seed, device);
-            for (int i = 0; i < prompts.Count; i++)
+            var generator = new TextGenerator(model, tokenizer);
+            // Greedy results do not depend on batching; sampled ones are per-call seeded, so sample one row at a time.
+            var groups = temperature > 0 ? encoded.Select((e, i) => new[] { i }) : Enumerable.Range(0, encoded.Count).Chunk(Math.Max(1, batchSize));
+            foreach (var group in groups)
             {
-                results[i] = tokenizer.Decode(GenerateOne(encoder.EncodePrompt(prompts[i]), maxNewTokens, temperature, generator));
+                var outputs = generator.Generate(group.Select(i => encoded[i]).ToList(), options);
+                for (int j = 0; j < group.Length; j++)
+                {
+                    results[group[j]] = tokenizer.Decode(outputs[j].TokenIds);
+                }
             }
         }
         return results;
-    }
-
-    private List<int> GenerateOne(int[] prompt, int maxNewTokens, double temperature, Generator generator)
-    {
-        var ids = prompt.Select(x => (long)x).ToList();
-        var produced = new List<int>();
-        for (int step = 0; step < maxNewTokens && ids.Count < model.Config.MaxPositions; step++)
-        {
-            using var scope = NewDisposeScope();
-            var input = tensor(ids.ToArray(), [1, ids.Count], device: device);
-            var hidden = model.ForwardHidden(input);
-            var logits = model.LanguageModelLogits(hidden[.., ^1..]).to(ScalarType.Float32).reshape(-1);
-            int next = temperature <= 0
-                ? (int)logits.argmax().item<long>()
-                : (int)multinomial(softmax(logits / temperature, 0), 1, generator: generator).item<long>();
-            if (next == tokenizer.EosId)
-            {
-                break;
-            }
-            produced.Add(next);
-            ids.Add(next);
-        }
-        return produced;
     }
 }

@@ -12,11 +12,11 @@ namespace Microsoft.ML.Lora.Models.Bert;
 public sealed class BertEmbeddings : nn.Module
 {
     /// <summary>Token embedding [vocab, hidden].</summary>
-    public Embedding word_embeddings;
+    public AdaptableEmbedding word_embeddings;
     /// <summary>Absolute position embedding [max_position_embeddings, hidden].</summary>
-    public Embedding position_embeddings;
+    public AdaptableEmbedding position_embeddings;
     /// <summary>Segment embedding [type_vocab_size, hidden].</summary>
-    public Embedding token_type_embeddings;
+    public AdaptableEmbedding token_type_embeddings;
     /// <summary>Norm of the summed embeddings.</summary>
     public LayerNorm LayerNorm;
 
@@ -26,9 +26,9 @@ public sealed class BertEmbeddings : nn.Module
     public BertEmbeddings(BertConfig config) : base(nameof(BertEmbeddings))
     {
         _config = config;
-        word_embeddings = nn.Embedding(config.VocabSize, config.Hidden);
-        position_embeddings = nn.Embedding(config.MaxPositionEmbeddings, config.Hidden);
-        token_type_embeddings = nn.Embedding(config.TokenTypes, config.Hidden);
+        word_embeddings = new AdaptableEmbedding(config.VocabSize, config.Hidden);
+        position_embeddings = new AdaptableEmbedding(config.MaxPositionEmbeddings, config.Hidden);
+        token_type_embeddings = new AdaptableEmbedding(config.TokenTypes, config.Hidden);
         LayerNorm = nn.LayerNorm(config.Hidden, config.LayerNormEps);
         RegisterComponents();
     }

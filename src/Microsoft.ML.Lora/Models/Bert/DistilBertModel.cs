@@ -8,9 +8,9 @@ namespace Microsoft.ML.Lora.Models.Bert;
 public sealed class DistilBertEmbeddings : nn.Module
 {
     /// <summary>Token embedding [vocab, dim].</summary>
-    public Embedding word_embeddings;
+    public AdaptableEmbedding word_embeddings;
     /// <summary>Absolute position embedding [max_position_embeddings, dim].</summary>
-    public Embedding position_embeddings;
+    public AdaptableEmbedding position_embeddings;
     /// <summary>Norm of the summed embeddings (eps 1e-12, fixed in HF).</summary>
     public LayerNorm LayerNorm;
 
@@ -19,8 +19,8 @@ public sealed class DistilBertEmbeddings : nn.Module
     /// <summary>Creates the embeddings for a config.</summary>
     public DistilBertEmbeddings(BertConfig config) : base(nameof(DistilBertEmbeddings))
     {
-        word_embeddings = nn.Embedding(config.VocabSize, config.Hidden);
-        position_embeddings = nn.Embedding(config.MaxPositionEmbeddings, config.Hidden);
+        word_embeddings = new AdaptableEmbedding(config.VocabSize, config.Hidden);
+        position_embeddings = new AdaptableEmbedding(config.MaxPositionEmbeddings, config.Hidden);
         LayerNorm = nn.LayerNorm(config.Hidden, 1e-12);
         _dropout = config.HiddenDropout;
         RegisterComponents();

@@ -1,3 +1,4 @@
+using Microsoft.ML.Lora.Adapters;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -7,9 +8,9 @@ namespace Microsoft.ML.Lora.Models.Gpt2;
 public sealed class Gpt2Model : nn.Module
 {
     /// <summary>Token embedding [vocab, n_embd].</summary>
-    public Embedding wte;
+    public AdaptableEmbedding wte;
     /// <summary>Learned position embedding [n_positions, n_embd].</summary>
-    public Embedding wpe;
+    public AdaptableEmbedding wpe;
     /// <summary>Transformer blocks.</summary>
     public ModuleList<Gpt2Block> h;
     /// <summary>Final norm.</summary>
@@ -20,8 +21,8 @@ public sealed class Gpt2Model : nn.Module
     /// <summary>Creates the body for a config.</summary>
     public Gpt2Model(Gpt2Config config) : base(nameof(Gpt2Model))
     {
-        wte = nn.Embedding(config.VocabSize, config.NEmbd);
-        wpe = nn.Embedding(config.NPositions, config.NEmbd);
+        wte = new AdaptableEmbedding(config.VocabSize, config.NEmbd);
+        wpe = new AdaptableEmbedding(config.NPositions, config.NEmbd);
         h = new ModuleList<Gpt2Block>(Enumerable.Range(0, config.NLayer).Select(i => new Gpt2Block(config, i)).ToArray());
         ln_f = nn.LayerNorm(config.NEmbd, config.LayerNormEpsilon);
         _embeddingDropout = config.EmbdPdrop;

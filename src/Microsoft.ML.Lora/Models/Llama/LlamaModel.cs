@@ -1,3 +1,4 @@
+using Microsoft.ML.Lora.Adapters;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -6,8 +7,8 @@ namespace Microsoft.ML.Lora.Models.Llama;
 /// <summary>The decoder body (HF LlamaModel): embed_tokens, layers, final norm.</summary>
 public sealed class LlamaModel : nn.Module
 {
-    /// <summary>Token embedding [vocab, hidden].</summary>
-    public Embedding embed_tokens;
+    /// <summary>Token embedding [vocab, hidden] (adaptable, so LoRA can target embed_tokens).</summary>
+    public AdaptableEmbedding embed_tokens;
     /// <summary>Decoder blocks.</summary>
     public ModuleList<LlamaDecoderLayer> layers;
     /// <summary>Final norm.</summary>
@@ -20,7 +21,7 @@ public sealed class LlamaModel : nn.Module
     public LlamaModel(LlamaConfig config) : base(nameof(LlamaModel))
     {
         _config = config;
-        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize);
+        embed_tokens = new AdaptableEmbedding(config.VocabSize, config.HiddenSize);
         layers = new ModuleList<LlamaDecoderLayer>(Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new LlamaDecoderLayer(config)).ToArray());
         norm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
         _rotary = new RotaryEmbedding(config);

@@ -1,0 +1,51 @@
+using System.CommandLine;
+using Microsoft.ML.Lora.Adapters;
+using Microsoft.ML.Lora.MLNet;
+
+namespace MlLora.Cli.Commands;
+
+/// <summary><c>mllora peft import|export</c>: move adapters between PEFT folders and ML.NET model zips.</summary>
+internal static class PeftCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("peft", "Import or export Hugging Face PEFT LoRA adapters.");
+        command.Subcommands.Add(Import());
+        command.Subcommands.Add(Export());
+        return command;
+    }
+
+    private static Command Import()
+    {
+        var baseDir = new Option<string>("--base") { Description = "Base model: Hugging Face folder", Required = true };
+        var adapter = new Option<string>("--adapter") { Description = "PEFT adapter folder (adapter_config.json + adapter_model.safetensors)", Required = true };
+        var output = new Option<string>("--out") { Description = "Output ML.NET model zip", Required = true };
+        var command = new Command("import", "Import a PEFT adapter onto a base model and save an ML.NET model zip.") { baseDir, adapter, output };
+        command.SetAction(parse =>
+        {
+            var ml = new MLContext(seed: 0);
+            using var transformer = ml.Model.ImportPeftAdapter(parse.GetValue(baseDir)!, parse.GetValue(adapter)!);
+            TrainCommand.SaveAtomically(ml, transformer, transformer.InputSchema, parse.GetValue(output)!);
+            var report = transformer.ImportReport!;
+            Console.WriteLine($"imported {report.TensorCount} tensors: r={report.Config.Rank} alpha={report.Config.Alpha}, " +
+                $"{report.AdaptedModules.Count} adapted modules, saved modules [{string.Join(", ", report.SavedModules)}], task {CommonOptions.TaskName(transformer.Task)}; saved {parse.GetValue(output)}");
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Export()
+    {
+        var model = CommonOptions.ModelZip();
+        var output = new Option<string>("--out") { Description = "Output PEFT adapter folder", Required = true };
+        var command = new Command("export", "Export a model zip's adapter as a PEFT adapter folder.") { model, output };
+        command.SetAction(parse =>
+        {
+            using var saved = SavedModel.Load(parse.GetValue(model)!);
+            PeftAdapterFormat.Export(saved.Lora.Model.Lora, parse.GetValue(output)!, saved.Lora.AdapterName);
+            Console.WriteLine($"exported adapter '{saved.Lora.AdapterName}' to {parse.GetValue(output)}");
+            return 0;
+        });
+        return command;
+    }
+}
