@@ -71,8 +71,7 @@ public static class SweepResultsFile
         if (expectedDescription is not null && contents.Sweep != expectedDescription)
         {
             throw new SweepResultsFileException(path,
-                $"it was written by a different sweep, so it cannot be resumed. Delete it or use another output folder.{Environment.NewLine}" +
-                $"  file:  {contents.Sweep}{Environment.NewLine}  now:   {expectedDescription}");
+                $"it was written by a different sweep, so it cannot be resumed. Delete it or use another output folder. {Difference(contents.Sweep ?? "", expectedDescription)}");
         }
         for (var i = 0; i < contents.Evaluations.Count; i++)
         {
@@ -83,6 +82,15 @@ public static class SweepResultsFile
             }
         }
         return contents.Evaluations;
+    }
+
+    // Only the settings that differ: a full description runs to a screenful.
+    private static string Difference(string recorded, string expected)
+    {
+        static string[] Parts(string description) => description.Split([";", " "], StringSplitOptions.RemoveEmptyEntries);
+        var before = Parts(recorded);
+        var now = Parts(expected);
+        return $"The file has {string.Join(" ", before.Except(now))}; this sweep has {string.Join(" ", now.Except(before))}.";
     }
 
     private sealed class FileContents

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Lora.MLNet;
 using Microsoft.ML.Lora.Sweeps;
+using Microsoft.ML.Lora.Tests.MLNet;
 using Microsoft.ML.Lora.Training;
 
 namespace Microsoft.ML.Lora.Tests.Sweeps;
@@ -29,11 +30,10 @@ public sealed class MlNetSweepTests : IClassFixture<MlNetSweepTests.SmallSweep>
 
         public SmallSweep()
         {
-            var folder = SmsSpamSweepData.ConvertStories260K(Path.Combine(Dir.Path, "stories260K"));
-            var (train, validation) = SmsSpamSweepData.Split(160, 100);
-            Train = Ml.Data.LoadFromEnumerable(train);
-            Validation = Ml.Data.LoadFromEnumerable(validation);
-            BaseOptions = Options(folder);
+            var rows = RealDataSets.Shuffled(RealDataSets.SmsSpam(), seed: 11);
+            Train = Ml.Data.LoadFromEnumerable(rows.Take(160));
+            Validation = Ml.Data.LoadFromEnumerable(rows.Skip(160).Take(100));
+            BaseOptions = Options(Stories260K.Folder);
             SweepOptions = Sweep(Path.Combine(Dir.Path, "run", SweepOutputFiles.Json));
             Result = Ml.Lora().CreateSweep(LoraTask.BinaryClassification, BaseOptions, SweepOptions).Execute(Train, Validation);
         }
