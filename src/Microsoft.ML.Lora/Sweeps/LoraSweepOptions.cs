@@ -31,8 +31,9 @@ public sealed class LoraSweepOptions
     public long? MaxStepsPerTrial { get; set; }
 
     /// <summary>
-    /// ASHA's first rung, in steps. Null: MaxStepsPerTrial / η^s with s = ⌊log_η(candidates)⌋ − 1 (at least 0),
-    /// so the top rung keeps about η trials — enough to compare, few enough to be cheap.
+    /// ASHA's first rung, in steps. Rungs are counted down from the top: MaxStepsPerTrial / η^k, so the first rung
+    /// is the smallest of these not below this value. Null: k = ⌊log_η(candidates)⌋ − 1 halvings, so that about η
+    /// trials reach the top rung — enough to compare, few enough to be cheap.
     /// </summary>
     public long? MinStepsPerTrial { get; set; }
 

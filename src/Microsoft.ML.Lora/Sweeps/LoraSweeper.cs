@@ -226,11 +226,7 @@ public sealed class LoraSweeper
         private HashSet<int> KeepSet(IEnumerable<int> stillRacing) =>
             [.. _latest.Values.OrderBy(e => e, BestFirst).Take(Options.KeepBestModels).Select(e => e.Trial), .. stillRacing];
 
-        private Comparer<SweepTrialRecord> BestFirst => Comparer<SweepTrialRecord>.Create((a, b) =>
-        {
-            var byMetric = sweeper._objective.CompareBestFirst(a.Metric, b.Metric);
-            return byMetric != 0 ? byMetric : a.Trial.CompareTo(b.Trial);
-        });
+        private Comparer<SweepTrialRecord> BestFirst => Comparer<SweepTrialRecord>.Create(sweeper._objective.CompareRecords);
 
         private SweepRunResult Finish(SweepStopReason stop, CancellationToken cancellationToken)
         {

@@ -30,31 +30,42 @@ internal sealed class RungSchedule
         }
         var eta = options.ReductionFactor;
         var maxSteps = options.MaxStepsPerTrial!.Value;
-        var minSteps = options.MinStepsPerTrial ?? DefaultFirstRung(maxSteps, eta, candidates);
+        // Halvings that leave at least one trial; the default keeps about η trials for the top rung.
+        var byTrials = PowersWithin(candidates, eta);
+        var halvings = options.MinStepsPerTrial is { } minSteps
+            ? Math.Min(PowersWithin(maxSteps / minSteps, eta), byTrials)
+            : Math.Min(Math.Max(0, byTrials - 1), PowersWithin(maxSteps, eta));
+        // Counted down from the top, so the last rung is exactly the limit and each rung is 1/η of the next.
         var budgets = new List<long>();
         var counts = new List<int>();
-        var count = candidates;
-        // Rungs grow by η until the next would reach the limit; the last rung always trains to the limit.
-        for (var steps = minSteps; steps < maxSteps && count > 1; steps = SaturatingMultiply(steps, eta))
+        for (var k = 0; k <= halvings; k++)
         {
-            budgets.Add(steps);
-            counts.Add(count);
-            count = Math.Max(1, count / eta);
+            // With η^halvings ≤ maxSteps these are at least 1 and strictly increasing.
+            budgets.Add(maxSteps / Power(eta, halvings - k));
+            counts.Add((int)Math.Max(1, candidates / Power(eta, k)));
         }
-        budgets.Add(maxSteps);
-        counts.Add(count);
         return new RungSchedule([.. budgets], [.. counts]);
     }
 
-    private static long DefaultFirstRung(long maxSteps, int eta, int candidates)
+    // The largest k with η^k ≤ value (0 when value < η).
+    private static int PowersWithin(long value, int eta)
     {
-        var halvings = Math.Max(0, (int)Math.Floor(Math.Log(Math.Max(1, candidates)) / Math.Log(eta) + 1e-9) - 1);
-        var divisor = 1L;
-        for (var i = 0; i < halvings && divisor <= maxSteps; i++)
+        var k = 0;
+        for (var power = (long)eta; power <= value; power = SaturatingMultiply(power, eta))
         {
-            divisor *= eta;
+            k++;
         }
-        return Math.Max(1, maxSteps / divisor);
+        return k;
+    }
+
+    private static long Power(int eta, int exponent)
+    {
+        var result = 1L;
+        for (var i = 0; i < exponent; i++)
+        {
+            result = SaturatingMultiply(result, eta);
+        }
+        return result;
     }
 
     private static long SaturatingMultiply(long value, int factor) =>

@@ -109,6 +109,12 @@ public sealed class SearchRange
             SearchRangeKind.Uniform => Enumerable.Range(0, GridPoints).Select(i => Interpolate(Min, Max, i)),
             _ => Enumerable.Range(0, GridPoints).Select(i => Math.Exp(Interpolate(Math.Log(Min), Math.Log(Max), i))),
         };
+        if (Kind != SearchRangeKind.Choices)
+        {
+            // exp(log(x)) drifts in the last digits (1e-3 comes back as 0.0010000000000000002): the ends are
+            // the bounds as given, and inner points are kept to 12 significant digits so tables read cleanly.
+            values = values.Select((v, i) => i == 0 ? Min : i == GridPoints - 1 ? Max : RoundToSignificantDigits(v, 12));
+        }
         return integer ? values.Select(v => Math.Round(v)).Distinct().ToArray() : values.ToArray();
     }
 
@@ -184,6 +190,9 @@ public sealed class SearchRange
     };
 
     internal static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    private static double RoundToSignificantDigits(double value, int digits) =>
+        double.Parse(value.ToString("G" + digits.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
 
     // Grid point i of GridPoints between from and to, ends included; one point means the lower end.
     private double Interpolate(double from, double to, int index) =>

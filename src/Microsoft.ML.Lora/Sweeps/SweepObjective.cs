@@ -38,6 +38,32 @@ public sealed class SweepObjective
     }
 
     /// <summary>
+    /// Orders results best first: by the objective, then — as accuracy on a small validation set ties often,
+    /// and a tie broken by trial number would promote arbitrarily — by validation loss when both report it,
+    /// then by trial number.
+    /// </summary>
+    public int CompareRecords(SweepTrialRecord left, SweepTrialRecord right)
+    {
+        ArgumentNullException.ThrowIfNull(left);
+        ArgumentNullException.ThrowIfNull(right);
+        var byObjective = CompareBestFirst(left.Metric, right.Metric);
+        if (byObjective != 0)
+        {
+            return byObjective;
+        }
+        var loss = SweepMetrics.NameOf(SweepMetric.Loss);
+        if (Metric != SweepMetric.Loss && left.Metrics.TryGetValue(loss, out var leftLoss) && right.Metrics.TryGetValue(loss, out var rightLoss))
+        {
+            var byLoss = new SweepObjective(SweepMetric.Loss).CompareBestFirst(leftLoss, rightLoss);
+            if (byLoss != 0)
+            {
+                return byLoss;
+            }
+        }
+        return left.Trial.CompareTo(right.Trial);
+    }
+
+    /// <summary>
     /// Orders metric values best first; NaN (a diverged trial) ranks below every number so that it is never
     /// promoted or returned as best.
     /// </summary>

@@ -13,6 +13,22 @@ public class SuccessiveHalvingTests
         Assert.Equal([30, 10, 3], sweeper.RungTrialCounts);
     }
 
+    [Theory]
+    [InlineData(114L, null, 3, new long[] { 12, 38, 114 }, new[] { 30, 10, 3 })]
+    [InlineData(114L, 10L, 3, new long[] { 12, 38, 114 }, new[] { 30, 10, 3 })]
+    [InlineData(114L, 2L, 3, new long[] { 4, 12, 38, 114 }, new[] { 30, 10, 3, 1 })]
+    [InlineData(5L, null, 3, new long[] { 1, 5 }, new[] { 30, 10 })]
+    [InlineData(1L, null, 3, new long[] { 1 }, new[] { 30 })]
+    public void RungsAreCountedDownFromTheStepLimit(long maxSteps, long? minSteps, int eta, long[] budgets, int[] counts)
+    {
+        var options = SweepTestSpaces.Options(SweepStrategy.Asha, maxSteps: maxSteps);
+        (options.MinStepsPerTrial, options.ReductionFactor) = (minSteps, eta);
+        var sweeper = SweepTestSpaces.Sweeper(options);
+
+        Assert.Equal(budgets, sweeper.RungStepBudgets);
+        Assert.Equal(counts, sweeper.RungTrialCounts);
+    }
+
     [Fact]
     public void EachRungPromotesTheTopThirdByTheLowerRungsMetric()
     {
@@ -98,6 +114,36 @@ public class SuccessiveHalvingTests
         Assert.Contains(result.Evaluations, e => double.IsNaN(e.Metric));
         Assert.DoesNotContain(result.Evaluations, e => e.Rung > 0 && e.Settings.Rank == 8);
         Assert.NotEqual(8, result.Best!.Settings.Rank);
+    }
+
+    [Fact]
+    public void TiesOnTheObjectiveArePromotedByValidationLoss()
+    {
+        // Every trial scores the same accuracy (a small validation set where all predict the majority class);
+        // the loss still tells the trials apart, and promotion must follow it, not the trial number.
+        var runner = new FlatAccuracyRunner(new SyntheticTrialRunner());
+        var result = SweepTestSpaces.Sweeper(SweepTestSpaces.Options(SweepStrategy.Asha)).Run(runner);
+
+        var rung0 = result.Evaluations.Where(e => e.Rung == 0).ToArray();
+        var expected = rung0.OrderBy(e => e.Metrics["loss"]).Take(10).Select(e => e.Trial).Order();
+        Assert.Equal(expected, result.Evaluations.Where(e => e.Rung == 1).Select(e => e.Trial));
+        Assert.NotEqual(Enumerable.Range(1, 10), expected);
+        Assert.Equal(SweepTestSpaces.Sweeper(SweepTestSpaces.Options(SweepStrategy.Grid)).PlannedTrials.MaxBy(SyntheticTrialRunner.Quality), result.Best!.Settings);
+    }
+
+    private sealed class FlatAccuracyRunner(SyntheticTrialRunner inner) : ISweepTrialRunner
+    {
+        public TrialOutcome Run(TrialSettings settings, long stepBudget, TrialOutcome? resumeFrom, CancellationToken cancellationToken)
+        {
+            var outcome = inner.Run(settings, stepBudget, resumeFrom, cancellationToken);
+            return new TrialOutcome
+            {
+                Metrics = new Dictionary<SweepMetric, double> { [SweepMetric.Accuracy] = 0.82, [SweepMetric.Loss] = outcome.Metrics[SweepMetric.Loss] },
+                TotalSteps = outcome.TotalSteps,
+                StepsTrained = outcome.StepsTrained,
+                Model = outcome.Model,
+            };
+        }
     }
 
     private sealed class DivergingRunner(SyntheticTrialRunner inner, Func<TrialSettings, bool> diverges) : ISweepTrialRunner

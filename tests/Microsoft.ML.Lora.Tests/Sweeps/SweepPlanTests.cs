@@ -43,9 +43,9 @@ public class SweepPlanTests
     {
         var rates = SearchRange.LogUniform(1e-4, 1e-2, gridPoints: 3).GridValues(integer: false);
         Assert.Equal(3, rates.Count);
-        Assert.Equal(1e-4, rates[0], 1e-18);
-        Assert.Equal(1e-3, rates[1], 1e-15);
-        Assert.Equal(1e-2, rates[2], 1e-15);
+        // Exactly the decimal values, not exp(log(x)) with drift in the last digits.
+        Assert.Equal([1e-4, 1e-3, 1e-2], rates);
+        Assert.Equal([1e-3, 0.00547722557505, 3e-2], SearchRange.LogUniform(1e-3, 3e-2).GridValues(integer: false));
 
         Assert.Equal([1.0, 2, 4, 8, 16], SearchRange.LogUniform(1, 16, gridPoints: 5).GridValues(integer: true));
         Assert.Equal([0.0, 0.05, 0.1], SearchRange.Uniform(0, 0.1).GridValues(integer: false).Select(v => Math.Round(v, 12)));
