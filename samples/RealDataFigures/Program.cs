@@ -2,7 +2,7 @@
 //   sms   — SMS spam, 80/20 split, accuracy vs the majority baseline
 //   sst2  — SST-2, train 1,000 / dev 872, accuracy
 //   e2e   — E2E NLG instruction tuning (train on valid.txt, evaluate on test.txt): test loss before/after, samples
-// Usage: dotnet run --project samples/RealDataFigures -c Release -- sms|sst2|e2e [--epochs N]
+// Usage: dotnet run --project samples/RealDataFigures -c Release -- sms|sst2|e2e [--epochs N] [--lr X]
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Lora.Checkpoints;
@@ -11,6 +11,7 @@ using QuickStart;
 
 var task = args.FirstOrDefault() ?? "sst2";
 int epochs = args.SkipWhile(a => a != "--epochs").Skip(1).Select(int.Parse).FirstOrDefault(3);
+double learningRate = args.SkipWhile(a => a != "--lr").Skip(1).Select(a => double.Parse(a, System.Globalization.CultureInfo.InvariantCulture)).FirstOrDefault(3e-3);
 var shared = SharedDataLocator.Find();
 var baseFolder = Path.Combine(Path.GetTempPath(), "lora-figures-stories260K");
 Llama2cImporter.Convert(Path.Combine(shared, "models/stories260K/stories260K.bin"), baseFolder, Path.Combine(shared, "models/stories260K/tok512.bin"));
@@ -22,7 +23,7 @@ switch (task)
     {
         var rows = SmsSpam.Load(Path.Combine(shared, "datasets/sms-spam/SMSSpamCollection"));
         var split = ml.Data.TrainTestSplit(ml.Data.LoadFromEnumerable(rows), testFraction: 0.2, seed: 0);
-        using var model = ml.BinaryClassification.Trainers.LoraFineTune(Classifier(baseFolder, epochs, 96)).Fit(split.TrainSet);
+        using var model = ml.BinaryClassification.Trainers.LoraFineTune(Classifier(baseFolder, epochs, 96, learningRate)).Fit(split.TrainSet);
         var m = ml.BinaryClassification.Evaluate(model.Transform(split.TestSet));
         double majority = 1 - rows.Count(r => r.Label) / (double)rows.Count;
         Console.WriteLine($"SMS spam: accuracy {m.Accuracy:P2} (majority {majority:P2}) AUC {m.AreaUnderRocCurve:F4} F1 {m.F1Score:F4}; {clock.Elapsed.TotalSeconds:F0} s");
@@ -34,7 +35,7 @@ switch (task)
             .Select(l => l.Split('\t')).Select(p => new SmsMessage { Text = p[0].Trim(), Label = p[1].Trim() == "1" }).ToList());
         var train = Load("train");
         var dev = Load("dev");
-        using var model = ml.BinaryClassification.Trainers.LoraFineTune(Classifier(baseFolder, epochs, 64)).Fit(train);
+        using var model = ml.BinaryClassification.Trainers.LoraFineTune(Classifier(baseFolder, epochs, 64, learningRate)).Fit(train);
         var m = ml.BinaryClassification.Evaluate(model.Transform(dev));
         Console.WriteLine($"SST-2 dev (872): accuracy {m.Accuracy:P2} AUC {m.AreaUnderRocCurve:F4} F1 {m.F1Score:F4}; {clock.Elapsed.TotalSeconds:F0} s");
         break;
@@ -48,7 +49,7 @@ switch (task)
         var options = new LoraFineTuneOptions
         {
             BaseModelPath = baseFolder, PromptColumnName = "Prompt", ResponseColumnName = "Response", TargetModules = "all-linear",
-            Rank = 16, Alpha = 32, NumberOfEpochs = epochs, BatchSize = 16, LearningRate = 3e-3, MaxSequenceLength = 128, MaxNewTokens = 48,
+            Rank = 16, Alpha = 32, NumberOfEpochs = epochs, BatchSize = 16, LearningRate = learningRate, MaxSequenceLength = 128, MaxNewTokens = 48,
         };
         using var baseline = ml.Transforms.Text.LoraFineTuneCausalLanguageModel(new LoraFineTuneOptions
         {
@@ -72,10 +73,10 @@ switch (task)
 }
 return 0;
 
-static LoraFineTuneOptions Classifier(string baseFolder, int epochs, int maxLength) => new()
+static LoraFineTuneOptions Classifier(string baseFolder, int epochs, int maxLength, double learningRate) => new()
 {
     BaseModelPath = baseFolder, TextColumnName = "Text", TargetModules = "all-linear", Rank = 8, Alpha = 16,
-    NumberOfEpochs = epochs, BatchSize = 16, LearningRate = 3e-3, MaxSequenceLength = maxLength,
+    NumberOfEpochs = epochs, BatchSize = 16, LearningRate = learningRate, MaxSequenceLength = maxLength,
 };
 
 sealed class E2eRow
