@@ -72,7 +72,7 @@ internal static class SweepCommand
             using var result = RunWithProgress(experiment, train, validation, preprocessing);
             Console.Write(SweepTable.Format(result.Run));
             result.WriteReport(folder);
-            Report(result, folder, train.Schema);
+            Report(ml, result, folder, train.Schema);
             return 0;
         });
         return command;
@@ -100,14 +100,14 @@ internal static class SweepCommand
         return result!;
     }
 
-    private static void Report(LoraSweepResult result, string folder, DataViewSchema schema)
+    private static void Report(MLContext ml, LoraSweepResult result, string folder, DataViewSchema schema)
     {
         var run = result.Run;
         Console.WriteLine($"{run.Evaluations.Count} evaluations ({run.ResumedEvaluations} read back from {SweepOutputFiles.Json}), {run.StepsSpent} training steps, stopped: {run.StopReason}.");
         if (result.BestTrial is { } best)
         {
             var zip = Path.Combine(folder, SweepOutputFiles.BestModel);
-            result.SaveBestModel(zip, schema);
+            TrainCommand.SaveAtomically(ml, result.BestModel!, schema, zip);
             Console.WriteLine($"best: trial {best.Trial} ({best.Settings}) {SweepMetrics.NameOf(run.Objective.Metric)} {best.Metric.ToString("F4", CultureInfo.InvariantCulture)}");
             Console.WriteLine($"saved {zip}");
         }
