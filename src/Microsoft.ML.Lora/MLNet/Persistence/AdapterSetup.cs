@@ -49,6 +49,13 @@ internal static class AdapterSetup
         return config;
     }
 
+    /// <summary>Whether the base's task head (if any) has the outputs this adapter needs.</summary>
+    public static bool HeadFits(LoraBaseModel baseModel, LoraModelManifest manifest)
+    {
+        int outputs = HeadOutputs(manifest.Task, manifest.Labels);
+        return outputs == 0 || baseModel.Model.ClassificationLabels == 0 || baseModel.Model.ClassificationLabels == outputs;
+    }
+
     /// <summary>Adds the head (when the base has none) and the manifest's adapter, and makes that adapter active.</summary>
     public static void Rebuild(LoraBaseModel baseModel, LoraModelManifest manifest, Generator? generator = null)
     {
