@@ -172,7 +172,38 @@ internal static class SweepCommand
 
         public IEnumerable<Option> All() => [Ranks, AlphaRatios, Alphas, LearningRates, Dropouts, TargetSets, RsLora];
 
+        /// <summary>The space the flags describe, validated; a problem names the flag rather than the property.</summary>
         public LoraSearchSpace ToSearchSpace(ParseResult parse)
+        {
+            var space = Build(parse);
+            try
+            {
+                space.Validate();
+            }
+            catch (InvalidSearchSpaceException e) when (FlagOf(e.Dimension) is { } flag)
+            {
+                throw new ArgumentException($"{flag}: {e.Message}", e);
+            }
+            catch (InvalidSearchSpaceException e)
+            {
+                throw new ArgumentException($"nothing to sweep: give at least one of {string.Join(", ", All().Select(o => o.Name))}.", e);
+            }
+            return space;
+        }
+
+        private string? FlagOf(string dimension) => dimension switch
+        {
+            nameof(LoraSearchSpace.Ranks) => Ranks.Name,
+            nameof(LoraSearchSpace.AlphaRatios) => AlphaRatios.Name,
+            nameof(LoraSearchSpace.Alphas) => Alphas.Name,
+            nameof(LoraSearchSpace.LearningRates) => LearningRates.Name,
+            nameof(LoraSearchSpace.Dropouts) => Dropouts.Name,
+            nameof(LoraSearchSpace.TargetModuleSets) => TargetSets.Name,
+            nameof(LoraSearchSpace.UseRsLora) => RsLora.Name,
+            _ => null,
+        };
+
+        private LoraSearchSpace Build(ParseResult parse)
         {
             var alphas = Range(parse, Alphas, logScale: true);
             var ranks = Range(parse, Ranks, logScale: true);
