@@ -92,7 +92,9 @@ internal static class SweepCommand
             {
                 bar.MaxValue = p.EvaluationsPlanned;
                 bar.Value = p.EvaluationsDone;
-                bar.Description = Markup.Escape(Describe(p));
+                // A bar has one short line: the settings that usually vary.
+                var s = p.Settings;
+                bar.Description = Markup.Escape($"trial {p.Trial} rung {p.Rung}: r={s.Rank} alpha={s.Alpha.ToString(CultureInfo.InvariantCulture)} lr={s.LearningRate.ToString("G3", CultureInfo.InvariantCulture)}");
             });
             result = experiment.Execute(train, validation, preprocessing, progress);
             bar.Value = bar.MaxValue;
