@@ -59,6 +59,23 @@ public sealed class MlNetSweepTaskTests : IDisposable
         Assert.All(result.Run.Evaluations, e => Assert.Equal(e.Metrics["rmse"] * e.Metrics["rmse"], e.Metrics["loss"], 1e-6));
     }
 
+    [Fact]
+    public void CausalLanguageModelSweep_MinimisesPerplexityOfTheResponses()
+    {
+        var rows = RealDataSets.E2e("valid");
+        var options = Options();
+        (options.PromptColumnName, options.ResponseColumnName, options.MaxSequenceLength) = ("Prompt", "Response", 48);
+        var sweep = Sweep(SweepObjective.Parse("perplexity"));
+
+        using var result = _ml.Lora().CreateSweep(LoraTask.CausalLanguageModel, options, sweep)
+            .Execute(_ml.Data.LoadFromEnumerable(rows.Take(64)), _ml.Data.LoadFromEnumerable(rows.Skip(64).Take(16)));
+
+        Assert.Equal(result.Run.Evaluations.Min(e => e.Metric), result.BestTrial!.Metric);
+        Assert.All(result.Run.Evaluations, e => Assert.Equal(Math.Exp(e.Metrics["loss"]), e.Metrics["perplexity"], 1e-9));
+        var lora = Assert.IsType<LoraFineTuneTransformer>(result.BestModel);
+        Assert.Equal(result.BestTrial.Metrics["loss"], lora.EvaluateLanguageModel(_ml.Data.LoadFromEnumerable(rows.Skip(64).Take(16))).Loss);
+    }
+
     private static LoraFineTuneOptions Options() => new()
     {
         BaseModelPath = Stories260K.Folder,
