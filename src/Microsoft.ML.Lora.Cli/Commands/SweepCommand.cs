@@ -72,7 +72,7 @@ internal static class SweepCommand
             using var result = RunWithProgress(experiment, train, validation, preprocessing);
             Console.Write(SweepTable.Format(result.Run));
             result.WriteReport(folder);
-            Report(result, folder, train.Schema);
+            Report(ml, result, folder, train.Schema);
             return 0;
         });
         return command;
@@ -92,7 +92,9 @@ internal static class SweepCommand
             {
                 bar.MaxValue = p.EvaluationsPlanned;
                 bar.Value = p.EvaluationsDone;
-                bar.Description = Markup.Escape(Describe(p));
+                // A bar has one short line: the settings that usually vary.
+                var s = p.Settings;
+                bar.Description = Markup.Escape($"trial {p.Trial} rung {p.Rung}: r={s.Rank} alpha={s.Alpha.ToString(CultureInfo.InvariantCulture)} lr={s.LearningRate.ToString("G3", CultureInfo.InvariantCulture)}");
             });
             result = experiment.Execute(train, validation, preprocessing, progress);
             bar.Value = bar.MaxValue;
@@ -100,14 +102,14 @@ internal static class SweepCommand
         return result!;
     }
 
-    private static void Report(LoraSweepResult result, string folder, DataViewSchema schema)
+    private static void Report(MLContext ml, LoraSweepResult result, string folder, DataViewSchema schema)
     {
         var run = result.Run;
         Console.WriteLine($"{run.Evaluations.Count} evaluations ({run.ResumedEvaluations} read back from {SweepOutputFiles.Json}), {run.StepsSpent} training steps, stopped: {run.StopReason}.");
         if (result.BestTrial is { } best)
         {
             var zip = Path.Combine(folder, SweepOutputFiles.BestModel);
-            result.SaveBestModel(zip, schema);
+            TrainCommand.SaveAtomically(ml, result.BestModel!, schema, zip);
             Console.WriteLine($"best: trial {best.Trial} ({best.Settings}) {SweepMetrics.NameOf(run.Objective.Metric)} {best.Metric.ToString("F4", CultureInfo.InvariantCulture)}");
             Console.WriteLine($"saved {zip}");
         }
@@ -172,7 +174,38 @@ internal static class SweepCommand
 
         public IEnumerable<Option> All() => [Ranks, AlphaRatios, Alphas, LearningRates, Dropouts, TargetSets, RsLora];
 
+        /// <summary>The space the flags describe, validated; a problem names the flag rather than the property.</summary>
         public LoraSearchSpace ToSearchSpace(ParseResult parse)
+        {
+            var space = Build(parse);
+            try
+            {
+                space.Validate();
+            }
+            catch (InvalidSearchSpaceException e) when (FlagOf(e.Dimension) is { } flag)
+            {
+                throw new ArgumentException($"{flag}: {e.Message}", e);
+            }
+            catch (InvalidSearchSpaceException e)
+            {
+                throw new ArgumentException($"nothing to sweep: give at least one of {string.Join(", ", All().Select(o => o.Name))}.", e);
+            }
+            return space;
+        }
+
+        private string? FlagOf(string dimension) => dimension switch
+        {
+            nameof(LoraSearchSpace.Ranks) => Ranks.Name,
+            nameof(LoraSearchSpace.AlphaRatios) => AlphaRatios.Name,
+            nameof(LoraSearchSpace.Alphas) => Alphas.Name,
+            nameof(LoraSearchSpace.LearningRates) => LearningRates.Name,
+            nameof(LoraSearchSpace.Dropouts) => Dropouts.Name,
+            nameof(LoraSearchSpace.TargetModuleSets) => TargetSets.Name,
+            nameof(LoraSearchSpace.UseRsLora) => RsLora.Name,
+            _ => null,
+        };
+
+        private LoraSearchSpace Build(ParseResult parse)
         {
             var alphas = Range(parse, Alphas, logScale: true);
             var ranks = Range(parse, Ranks, logScale: true);

@@ -52,27 +52,9 @@ public sealed class LoraSweepResult : IDisposable
         return MlNetTrialRunner.EvaluateScored(_ml, model, _task, _labelColumn, data);
     }
 
-    /// <summary>
-    /// Saves the best model as an ML.NET model zip (<c>mlContext.Model.Save</c>), written beside
-    /// <paramref name="path"/> and renamed into place so no half-written zip is left behind.
-    /// </summary>
-    public void SaveBestModel(string path, DataViewSchema inputSchema)
-    {
-        ArgumentNullException.ThrowIfNull(path);
-        var model = BestModel ?? throw new InvalidOperationException("The sweep finished no trial within its budget, so there is no model to save.");
-        var full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var partial = full + ".partial";
-        try
-        {
-            _ml.Model.Save(model, inputSchema, partial);
-            File.Move(partial, full, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(partial);
-        }
-    }
+    /// <summary>Saves the best model as an ML.NET model zip, as <c>mlContext.Model.Save</c> does.</summary>
+    public void SaveBestModel(string path, DataViewSchema inputSchema) =>
+        _ml.Model.Save(BestModel ?? throw new InvalidOperationException("The sweep finished no trial within its budget, so there is no model to save."), inputSchema, path);
 
     /// <summary>
     /// Writes the sweep's files into <paramref name="folder"/>: the table as <see cref="SweepOutputFiles.Csv"/>,

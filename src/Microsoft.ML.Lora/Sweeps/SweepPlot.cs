@@ -42,8 +42,8 @@ public static class SweepPlot
         }
         var ranks = finals.Select(e => e.Settings.Rank).Distinct().Order().ToArray();
         plot.Axes.Bottom.SetTicks(ranks.Select(r => Math.Log2(r)).ToArray(), ranks.Select(r => r.ToString(CultureInfo.InvariantCulture)).ToArray());
-        var rungs = result.Evaluations.Any(e => e.Rung > 0) ? "; each trial at its last rung" : "";
-        plot.Title($"{metricName} vs rank (best over the other settings{rungs})");
+        var rungs = result.Evaluations.Any(e => e.Rung > 0) ? ", each trial at its last rung" : "";
+        plot.Title($"{metricName} vs rank (best per r{rungs})");
         plot.XLabel("LoRA rank r (log scale)");
         plot.YLabel($"validation {metricName}");
         plot.ShowLegend(Alignment.LowerRight);

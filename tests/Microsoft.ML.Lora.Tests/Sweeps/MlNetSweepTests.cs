@@ -119,6 +119,21 @@ public sealed class MlNetSweepTests : IClassFixture<MlNetSweepTests.SmallSweep>
     }
 
     [Fact]
+    public void TimeLimitInterruptsTheRunningTrialAndEndsTheSweep()
+    {
+        var options = SmallSweep.Options(_sweep.BaseOptions.BaseModelPath!);
+        options.NumberOfEpochs = 50; // far longer than the limit, so only an interruption ends it
+        var sweep = SmallSweep.Sweep(Path.Combine(_sweep.Dir.Path, "time-limited.json"));
+        (sweep.MaxStepsPerTrial, sweep.TimeLimit) = (null, TimeSpan.FromSeconds(2));
+
+        using var result = _sweep.Ml.Lora().CreateSweep(LoraTask.BinaryClassification, options, sweep).Execute(_sweep.Train, _sweep.Validation);
+
+        Assert.Equal(SweepStopReason.TimeLimit, result.Run.StopReason);
+        Assert.Empty(result.Run.Evaluations);
+        Assert.Null(result.BestModel);
+    }
+
+    [Fact]
     public void ObjectiveThatDoesNotFitTheTaskFailsBeforeAnyModelIsLoaded()
     {
         var options = SmallSweep.Sweep(Path.Combine(_sweep.Dir.Path, "unused.json"));
