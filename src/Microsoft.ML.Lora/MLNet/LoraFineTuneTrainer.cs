@@ -124,10 +124,9 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
                 }
             }
             adapterName = manifest.AdapterName;
-            using var generator = new Generator((ulong)seed);
             lock (baseModel.Gate)
             {
-                AdapterSetup.Rebuild(baseModel, manifest, generator);
+                AdapterSetup.Rebuild(baseModel, manifest, seed);
             }
             baseModel.Model.to(device);
             var encoder = AdapterSetup.Encoder(baseModel.Tokenizer, manifest);
