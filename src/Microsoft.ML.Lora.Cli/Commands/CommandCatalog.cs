@@ -17,5 +17,6 @@ internal static class CommandCatalog
         LogitsCommand.Create(),
         MergeCommand.Create(),
         PeftCommand.Create(),
+        BenchCommand.Create(),
     ];
 }

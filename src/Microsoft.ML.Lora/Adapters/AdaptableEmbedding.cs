@@ -114,6 +114,14 @@ public sealed class AdaptableEmbedding : LoraLayer
 
     internal override (Parameter A, Parameter B) Factors(string adapter) => (LoraEmbeddingA(adapter), LoraEmbeddingB(adapter));
 
+    private protected override void ReplaceBaseWeights(ScalarType dtype)
+    {
+        var converted = new Parameter(weight.to(dtype), weight.requires_grad);
+        weight.Dispose();
+        weight = converted;
+        ConditionallyRegisterParameter(nameof(weight), weight);
+    }
+
     private protected override void CreateFactors(string name, LoraAdapterSettings settings, LoraInitialization init, Generator? generator)
     {
         if (settings.UseDora)

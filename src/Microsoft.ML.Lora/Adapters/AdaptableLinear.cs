@@ -173,6 +173,21 @@ public sealed class AdaptableLinear : LoraLayer
 
     internal override (Parameter A, Parameter B) Factors(string adapter) => (LoraA(adapter), LoraB(adapter));
 
+    private protected override void ReplaceBaseWeights(ScalarType dtype)
+    {
+        var converted = new Parameter(weight.to(dtype), weight.requires_grad);
+        weight.Dispose();
+        weight = converted;
+        ConditionallyRegisterParameter(nameof(weight), weight);
+        if (bias is not null)
+        {
+            var convertedBias = new Parameter(bias.to(dtype), bias.requires_grad);
+            bias.Dispose();
+            bias = convertedBias;
+            ConditionallyRegisterParameter(nameof(bias), bias);
+        }
+    }
+
     private protected override void CreateFactors(string name, LoraAdapterSettings settings, LoraInitialization init, Generator? generator)
     {
         using var scope = NewDisposeScope();

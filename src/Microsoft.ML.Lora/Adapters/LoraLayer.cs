@@ -208,6 +208,25 @@ public abstract class LoraLayer : nn.Module<Tensor, Tensor>
     /// <summary>The adapter's A [r, in] and B [out, r] parameters (for embeddings, in = vocabulary).</summary>
     internal abstract (Parameter A, Parameter B) Factors(string adapter);
 
+    /// <summary>
+    /// Stores the base weight and bias (not the adapters, not saved copies) in <paramref name="dtype"/>: the frozen
+    /// part of mixed-precision training. Adapters keep computing in their own dtype (fp32).
+    /// </summary>
+    internal void CastBaseWeights(ScalarType dtype)
+    {
+        RequireUnmerged("change the base weight's dtype");
+        if (BaseWeight.dtype != dtype)
+        {
+            using (no_grad())
+            {
+                ReplaceBaseWeights(dtype);
+            }
+        }
+    }
+
+    /// <summary>Replaces the base weight (and bias) by converted copies, keeping their requires_grad.</summary>
+    private protected abstract void ReplaceBaseWeights(ScalarType dtype);
+
     private protected abstract void CreateFactors(string name, LoraAdapterSettings settings, LoraInitialization init, Generator? generator);
 
     private protected abstract void RemoveFactors(string name);

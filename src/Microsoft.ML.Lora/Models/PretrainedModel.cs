@@ -18,6 +18,36 @@ public abstract class PretrainedModel : nn.Module
     /// <summary>The architecture's configuration.</summary>
     public ModelConfig Config { get; }
 
+    private bool _gradientCheckpointing;
+
+    /// <summary>
+    /// Whether training forward passes recompute each block during the backward pass instead of keeping its
+    /// activations (see <see cref="ActivationCheckpoint"/>): far less memory for about one more forward pass of
+    /// compute. It only acts while the model is in training mode, records gradients, and runs without a KV cache.
+    /// </summary>
+    /// <exception cref="NotSupportedException">Set to true on an architecture without support.</exception>
+    public bool GradientCheckpointing
+    {
+        get => _gradientCheckpointing;
+        set
+        {
+            if (value && !SupportsGradientCheckpointing)
+            {
+                throw new NotSupportedException($"{GetType().Name} does not support gradient checkpointing.");
+            }
+            _gradientCheckpointing = value;
+            OnGradientCheckpointingChanged(value);
+        }
+    }
+
+    /// <summary>Whether <see cref="GradientCheckpointing"/> can be turned on.</summary>
+    public virtual bool SupportsGradientCheckpointing => false;
+
+    /// <summary>Passes the <see cref="GradientCheckpointing"/> setting to the body.</summary>
+    protected virtual void OnGradientCheckpointingChanged(bool enabled)
+    {
+    }
+
     /// <summary>Number of labels of the classification head, or 0 when there is none.</summary>
     public int ClassificationLabels { get; protected set; }
 

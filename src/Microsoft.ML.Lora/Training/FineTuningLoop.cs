@@ -39,6 +39,8 @@ public sealed class FineTuningLoop(PretrainedModel model, TaskObjective objectiv
         long totalSteps = Math.Min(settings.MaxSteps ?? long.MaxValue, stepsPerEpoch * settings.Epochs);
         var schedule = new LearningRateSchedule(settings.Schedule, (long)(settings.WarmupRatio * totalSteps), totalSteps);
         using var optimizer = CreateOptimizer(trainable);
+        bool checkpointingBefore = model.GradientCheckpointing;
+        model.GradientCheckpointing = checkpointingBefore || (settings.GradientCheckpointing && model.SupportsGradientCheckpointing);
         var state = Checkpoints?.TryResume(model, optimizer) ?? new TrainingState();
 
         double? bestLoss = null, bestAccuracy = null;
@@ -84,19 +86,19 @@ public sealed class FineTuningLoop(PretrainedModel model, TaskObjective objectiv
         finally
         {
             DisposeAll(bestWeights);
+            model.GradientCheckpointing = checkpointingBefore;
             model.eval();
         }
         return new FineTuningResult(state.Step, state.Epoch, lastLoss, bestLoss, bestAccuracy, stoppedEarly);
     }
 
     private double RunEpoch(IReadOnlyList<TokenizedExample> train, List<int[]> batches, int epoch, TrainingState state,
-        long totalSteps, LearningRateSchedule schedule, OptimizerHelper optimizer)
+        long totalSteps, LearningRateSchedule schedule, FusedAdamW optimizer)
     {
         double lossSum = 0, lastLoss = double.NaN;
         long tokens = 0;
         int accumulated = 0;
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var parameters = optimizer.parameters().ToArray();
         for (int i = state.BatchInEpoch; i < batches.Count && state.Step < totalSteps; i++)
         {
             ThrowIfCancelled?.Invoke();
@@ -116,7 +118,7 @@ public sealed class FineTuningLoop(PretrainedModel model, TaskObjective objectiv
             {
                 if (settings.MaxGradNorm > 0)
                 {
-                    nn.utils.clip_grad_norm_(parameters, settings.MaxGradNorm);
+                    optimizer.ClipGradNorm(settings.MaxGradNorm);
                 }
                 SetLearningRate(optimizer, schedule.Factor(state.Step));
                 optimizer.step();
@@ -155,7 +157,7 @@ public sealed class FineTuningLoop(PretrainedModel model, TaskObjective objectiv
         return (lossSum / valid.Count, objective.HasAccuracy ? (double)correct / valid.Count : null);
     }
 
-    private OptimizerHelper CreateOptimizer(List<(string name, Parameter parameter)> trainable)
+    private FusedAdamW CreateOptimizer(List<(string name, Parameter parameter)> trainable)
     {
         var groups = new List<AdamW.ParamGroup>();
         var bMatrices = trainable.Where(p => IsLoraB(p.name)).Select(p => p.parameter).ToList();
@@ -168,7 +170,7 @@ public sealed class FineTuningLoop(PretrainedModel model, TaskObjective objectiv
         {
             groups.Add(new AdamW.ParamGroup(bMatrices, lr: settings.LearningRate * settings.LoraPlusRatio, weight_decay: settings.WeightDecay));
         }
-        return optim.AdamW(groups, lr: settings.LearningRate, weight_decay: settings.WeightDecay);
+        return new FusedAdamW(groups, lr: settings.LearningRate, weightDecay: settings.WeightDecay);
     }
 
     private static bool IsLoraB(string name) => name.Contains(".lora_B.", StringComparison.Ordinal) || name.Contains(".lora_embedding_B.", StringComparison.Ordinal);

@@ -32,6 +32,12 @@ public sealed class FineTuningSettings
     /// <summary>Length-bucket batches (sort by length within pools) to cut padding.</summary>
     public bool LengthBucketing { get; set; } = true;
 
+    /// <summary>
+    /// Recompute each decoder layer during the backward pass instead of keeping its activations (less memory,
+    /// about one more forward pass of time); models without support ignore it.
+    /// </summary>
+    public bool GradientCheckpointing { get; set; }
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid setting.</summary>
     public void Validate()
     {

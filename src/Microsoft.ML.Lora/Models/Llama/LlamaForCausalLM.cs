@@ -39,6 +39,12 @@ public sealed class LlamaForCausalLM : CausalLanguageModel
     public Tensor ForwardHidden(Tensor inputIds, Tensor? attentionMask, KvCache? cache) => ForwardHiddenCached(inputIds, attentionMask, cache);
 
     /// <inheritdoc />
+    public override bool SupportsGradientCheckpointing => true;
+
+    /// <inheritdoc />
+    protected override void OnGradientCheckpointingChanged(bool enabled) => model.CheckpointLayers = enabled;
+
+    /// <inheritdoc />
     protected override Tensor ForwardBody(Tensor inputIds, Tensor? attentionMask, KvCache? cache) => model.Forward(inputIds, attentionMask, cache);
 
     /// <inheritdoc />

@@ -28,6 +28,9 @@ public sealed class LlamaModel : nn.Module
         RegisterComponents();
     }
 
+    /// <summary>Recompute decoder layers in the backward pass (set through <see cref="PretrainedModel.GradientCheckpointing"/>).</summary>
+    internal bool CheckpointLayers { get; set; }
+
     /// <summary>Hidden states after the final norm (see <see cref="PretrainedModel.ForwardHidden"/>).</summary>
     public Tensor Forward(Tensor inputIds, Tensor? attentionMask, KvCache? cache = null)
     {
@@ -38,9 +41,13 @@ public sealed class LlamaModel : nn.Module
         var positions = AttentionMask.PositionIds(attentionMask, b, t, inputIds.device, past);
         var (cos, sin) = _rotary.CosSin(positions, x.dtype);
         var mask = AttentionMask.ForDecoder(attentionMask, b, t, past, x.dtype, inputIds.device, _config.AttentionWindow);
+        bool checkpoint = CheckpointLayers && training && cache is null && is_grad_enabled();
         for (int i = 0; i < layers.Count; i++)
         {
-            x = layers[i].Forward(x, cos, sin, mask, cache?.Layers[i]);
+            var layer = layers[i];
+            x = checkpoint
+                ? ActivationCheckpoint.Run((h, c, s, m) => layer.Forward(h, c, s, m), x, cos, sin, mask)
+                : layer.Forward(x, cos, sin, mask, cache?.Layers[i]);
         }
         return norm.forward(x).MoveToOuterDisposeScope();
     }

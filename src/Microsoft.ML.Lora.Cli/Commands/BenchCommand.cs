@@ -1,0 +1,91 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.ML.Lora.Benchmarks;
+
+namespace MlLora.Cli.Commands;
+
+/// <summary>
+/// <c>mllora bench train|generate|score|models</c>: speed on this machine. With <c>--json</c> each prints one JSON
+/// object whose keys are a contract (see docs/performance.md); progress goes to stderr so stdout stays parseable.
+/// </summary>
+internal static class BenchCommand
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
+
+    public static Command Create()
+    {
+        var command = new Command("bench", "Measure training, generation and scoring speed on this machine.");
+        command.Subcommands.Add(Train());
+        return command;
+    }
+
+    private static Option<bool> JsonFlag() => new("--json") { Description = "Print one JSON object (the documented keys) instead of a summary" };
+
+    private static Option<int?> Threads() => new("--threads") { Description = "torch intra-op threads (default: LORA_NUM_THREADS or the number of cores)" };
+
+    private static Command Train()
+    {
+        var preset = new Option<string>("--preset") { Description = $"Model shape: {string.Join(", ", ModelPresets.DecoderNames)}", DefaultValueFactory = _ => "smollm2-135m" };
+        var mode = new Option<string>("--mode") { Description = "lora | full", DefaultValueFactory = _ => "lora" };
+        var precision = new Option<string>("--precision") { Description = "fp32 | bf16 (frozen weights; LoRA only)", DefaultValueFactory = _ => "fp32" };
+        var seq = new Option<int>("--seq") { Description = "Tokens per row", DefaultValueFactory = _ => 256 };
+        var batch = new Option<int>("--batch") { Description = "Rows per step", DefaultValueFactory = _ => 4 };
+        var steps = new Option<int>("--steps") { Description = "Timed steps", DefaultValueFactory = _ => 10 };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed steps first", DefaultValueFactory = _ => 2 };
+        var rank = new Option<int>("--rank") { Description = "LoRA rank", DefaultValueFactory = _ => 8 };
+        var alpha = new Option<double>("--alpha") { Description = "LoRA alpha", DefaultValueFactory = _ => 16 };
+        var targets = new Option<string>("--targets") { Description = "LoRA targets: all-linear or comma-separated module names", DefaultValueFactory = _ => "all-linear" };
+        var checkpointing = new Option<bool>("--grad-checkpointing") { Description = "Recompute decoder layers in the backward pass" };
+        var threads = Threads();
+        var json = JsonFlag();
+        var command = new Command("train", "Time training steps of a randomly initialised model of a real model's shape.")
+        {
+            preset, mode, precision, seq, batch, steps, warmup, rank, alpha, targets, checkpointing, threads, json,
+        };
+        command.SetAction(parse =>
+        {
+            var options = new TrainingBenchmarkOptions
+            {
+                Preset = parse.GetValue(preset)!,
+                Mode = parse.GetValue(mode)!.ToLowerInvariant() switch
+                {
+                    "lora" => TrainingMode.Lora,
+                    "full" => TrainingMode.Full,
+                    var other => throw new ArgumentException($"--mode '{other}' is not one of lora, full."),
+                },
+                BFloat16 = ParsePrecision(parse.GetValue(precision)!),
+                SequenceLength = parse.GetValue(seq),
+                BatchSize = parse.GetValue(batch),
+                Steps = parse.GetValue(steps),
+                WarmupSteps = parse.GetValue(warmup),
+                Rank = parse.GetValue(rank),
+                Alpha = parse.GetValue(alpha),
+                Targets = parse.GetValue(targets)!,
+                GradientCheckpointing = parse.GetValue(checkpointing),
+                Threads = parse.GetValue(threads),
+            };
+            var result = TrainingBenchmark.Run(options, Console.Error.WriteLine);
+            Print(result, parse.GetValue(json), () => string.Create(CultureInfo.InvariantCulture,
+                $"{result.Preset} {result.Mode} {result.Precision}{(result.GradientCheckpointing ? " +ckpt" : "")} seq {result.Seq}×{result.Batch}: " +
+                $"{result.StepSecondsMedian:F3} s/step, {result.TokensPerSecond:F0} tok/s, {result.AchievedFlops / 1e9:F1} GFLOP/s of {result.GemmPeakFlops / 1e9:F1} " +
+                $"(MFU {result.Mfu:P1}), peak RSS {result.PeakRssBytes / 1048576.0:F0} MiB, frozen {result.FrozenWeightBytes / 1048576.0:F0} MiB, " +
+                $"{result.TrainableParameters:N0} trainable"));
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>fp32 → false, bf16 → true.</summary>
+    public static bool ParsePrecision(string value) => value.ToLowerInvariant() switch
+    {
+        "fp32" or "float32" => false,
+        "bf16" or "bfloat16" => true,
+        _ => throw new ArgumentException($"--precision '{value}' is not one of fp32, bf16."),
+    };
+
+    private static void Print<T>(T result, bool asJson, Func<string> summary)
+    {
+        Console.WriteLine(asJson ? JsonSerializer.Serialize(result, Json) : summary());
+    }
+}

@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using Microsoft.ML.Lora.Adapters;
+using Microsoft.ML.Lora.Runtime;
+using Microsoft.ML.Lora.Training;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Lora.Benchmarks;
+
+/// <summary>
+/// Times training steps of a randomly initialised model of a real model's shape (<c>mllora bench train</c>). The
+/// steps run through <see cref="FineTuningLoop"/> — the loop ML.NET's trainer uses, with its optimizer, clipping
+/// and batch collation — on random token rows with a language-modelling loss on every token.
+/// </summary>
+public static class TrainingBenchmark
+{
+    /// <summary>Builds the model, runs the warm-up and timed steps, and reports the figures.</summary>
+    public static TrainingBenchmarkResult Run(TrainingBenchmarkOptions options, Action<string>? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        TorchDevices.EnsureInitialized();
+        int previousThreads = get_num_threads();
+        try
+        {
+            if (options.Threads is { } threads)
+            {
+                set_num_threads(threads);
+            }
+            return Measure(options, log);
+        }
+        finally
+        {
+            set_num_threads(previousThreads);
+        }
+    }
+
+    private static TrainingBenchmarkResult Measure(TrainingBenchmarkOptions options, Action<string>? log)
+    {
+        double? loadBefore = ProcessMemory.LoadAverage();
+        manual_seed(options.Seed);
+        using var model = ModelPresets.Create(options.Preset);
+        bool lora = options.Mode == TrainingMode.Lora;
+        if (lora)
+        {
+            var config = new LoraConfig
+            {
+                Rank = options.Rank,
+                Alpha = options.Alpha,
+                TargetModules = [.. options.Targets.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)],
+            };
+            new LoraModel(model).AddAdapter("bench", config, options.Seed);
+        }
+        var computeDtype = options.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
+        if (options.BFloat16)
+        {
+            MixedPrecision.CastFrozenWeights(model, computeDtype);
+        }
+        long matmulParameters = FlopAccounting.MatmulParameters(model);
+        double flopsPerToken = FlopAccounting.PerToken(lora ? FlopKind.LoraTraining : FlopKind.FullTraining, model, options.SequenceLength);
+        log?.Invoke($"{options.Preset}: {model.parameters().Sum(p => p.numel()):N0} parameters, {MixedPrecision.TrainableParameters(model):N0} trainable, {get_num_threads()} threads");
+
+        double gemmBefore = HardwareProbes.GemmFlops(computeDtype);
+        var (steps, rss, finalLoss, peak) = RunSteps(model, options, log);
+        double gemmPeak = Math.Max(gemmBefore, HardwareProbes.GemmFlops(computeDtype));
+
+        var timed = steps.Skip(options.WarmupSteps).ToArray();
+        double median = Median(timed);
+        double tokensPerSecond = options.SequenceLength * options.BatchSize / median;
+        double achieved = flopsPerToken * tokensPerSecond;
+        return new TrainingBenchmarkResult
+        {
+            Preset = options.Preset,
+            Mode = lora ? "lora" : "full",
+            Precision = options.BFloat16 ? "bf16" : "fp32",
+            Seq = options.SequenceLength,
+            Batch = options.BatchSize,
+            Steps = timed.Length,
+            WarmupSteps = options.WarmupSteps,
+            Rank = lora ? options.Rank : 0,
+            Targets = lora ? options.Targets : "",
+            GradientCheckpointing = options.GradientCheckpointing,
+            Threads = get_num_threads(),
+            StepSecondsMedian = median,
+            StepSeconds = timed,
+            TokensPerSecond = tokensPerSecond,
+            PeakRssBytes = peak,
+            RssAfterWarmupBytes = rss[Math.Max(0, options.WarmupSteps - 1)],
+            RssFinalBytes = rss[^1],
+            FrozenWeightBytes = MixedPrecision.FrozenWeightBytes(model),
+            TrainableParameters = MixedPrecision.TrainableParameters(model),
+            MatmulParameters = matmulParameters,
+            FlopsPerToken = flopsPerToken,
+            AchievedFlops = achieved,
+            GemmPeakFlops = gemmPeak,
+            Mfu = achieved / gemmPeak,
+            FinalLoss = finalLoss,
+            LoadAverage = [.. new[] { loadBefore, ProcessMemory.LoadAverage() }.OfType<double>()],
+        };
+    }
+
+    private static (List<double> Steps, List<long> Rss, double FinalLoss, long PeakRss) RunSteps(
+        Models.PretrainedModel model, TrainingBenchmarkOptions options, Action<string>? log)
+    {
+        int total = options.WarmupSteps + options.Steps;
+        var random = new Random(options.Seed);
+        int vocab = model.Config.VocabularySize;
+        var rows = Enumerable.Range(0, total * options.BatchSize)
+            .Select(_ => new TokenizedExample([.. Enumerable.Range(0, options.SequenceLength).Select(_ => random.Next(vocab))]))
+            .ToList();
+        var settings = new FineTuningSettings
+        {
+            Epochs = 1,
+            BatchSize = options.BatchSize,
+            MaxSteps = total,
+            LengthBucketing = false,
+            Seed = options.Seed,
+            GradientCheckpointing = options.GradientCheckpointing,
+        };
+        var steps = new List<double>(total);
+        var rss = new List<long>(total);
+        double finalLoss = double.NaN;
+        var clock = new Stopwatch();
+        var loop = new FineTuningLoop(model, new CausalLanguageModelObjective(), settings, padId: 0, CPU)
+        {
+            Progress = p =>
+            {
+                steps.Add(clock.Elapsed.TotalSeconds);
+                rss.Add(ProcessMemory.ResidentBytes());
+                finalLoss = p.Loss;
+                log?.Invoke($"step {p.Step}/{total}: {steps[^1]:F3} s, loss {p.Loss:F4}, rss {rss[^1] / 1048576.0:F0} MiB");
+                clock.Restart();
+            },
+        };
+        GC.Collect();
+        ProcessMemory.ResetPeak();
+        clock.Start();
+        loop.Run(rows, null);
+        return (steps, rss, finalLoss, ProcessMemory.PeakResidentBytes());
+    }
+
+    /// <summary>The median of a non-empty list.</summary>
+    public static double Median(IReadOnlyCollection<double> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        if (values.Count == 0)
+        {
+            throw new ArgumentException("The median of no values is undefined.", nameof(values));
+        }
+        var sorted = values.Order().ToArray();
+        int middle = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+    }
+}

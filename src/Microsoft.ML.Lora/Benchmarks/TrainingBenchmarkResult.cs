@@ -1,0 +1,91 @@
+using System.Text.Json.Serialization;
+
+namespace Microsoft.ML.Lora.Benchmarks;
+
+/// <summary>
+/// The figures of one training benchmark. The JSON names are a contract other tools read (<c>mllora bench train
+/// --json</c>): keep them stable.
+/// </summary>
+public sealed record TrainingBenchmarkResult
+{
+    /// <summary>The preset's name.</summary>
+    [JsonPropertyName("preset")] public required string Preset { get; init; }
+
+    /// <summary>"lora" or "full".</summary>
+    [JsonPropertyName("mode")] public required string Mode { get; init; }
+
+    /// <summary>"fp32" or "bf16": the dtype of the frozen weights.</summary>
+    [JsonPropertyName("precision")] public required string Precision { get; init; }
+
+    /// <summary>Weight quantization ("none": no quantized base is implemented).</summary>
+    [JsonPropertyName("quantize")] public string Quantize { get; init; } = "none";
+
+    /// <summary>Tokens per row.</summary>
+    [JsonPropertyName("seq")] public int Seq { get; init; }
+
+    /// <summary>Rows per step.</summary>
+    [JsonPropertyName("batch")] public int Batch { get; init; }
+
+    /// <summary>Timed steps.</summary>
+    [JsonPropertyName("steps")] public int Steps { get; init; }
+
+    /// <summary>Untimed steps before them.</summary>
+    [JsonPropertyName("warmup_steps")] public int WarmupSteps { get; init; }
+
+    /// <summary>LoRA rank (0 for full fine-tuning).</summary>
+    [JsonPropertyName("rank")] public int Rank { get; init; }
+
+    /// <summary>LoRA targets ("" for full fine-tuning).</summary>
+    [JsonPropertyName("targets")] public string Targets { get; init; } = "";
+
+    /// <summary>Whether decoder layers were recomputed in the backward pass.</summary>
+    [JsonPropertyName("gradient_checkpointing")] public bool GradientCheckpointing { get; init; }
+
+    /// <summary>torch intra-op threads.</summary>
+    [JsonPropertyName("threads")] public int Threads { get; init; }
+
+    /// <summary>Median seconds per optimizer step (forward, backward, clipping, update, batch collation).</summary>
+    [JsonPropertyName("step_seconds_median")] public double StepSecondsMedian { get; init; }
+
+    /// <summary>Every timed step's seconds, in order.</summary>
+    [JsonPropertyName("step_seconds")] public IReadOnlyList<double> StepSeconds { get; init; } = [];
+
+    /// <summary>seq × batch / median step time.</summary>
+    [JsonPropertyName("tokens_per_second")] public double TokensPerSecond { get; init; }
+
+    /// <summary>Peak resident memory of the process during the training steps (model construction excluded where the OS allows resetting the peak).</summary>
+    [JsonPropertyName("peak_rss_bytes")] public long PeakRssBytes { get; init; }
+
+    /// <summary>Resident memory after the warm-up steps.</summary>
+    [JsonPropertyName("rss_after_warmup_bytes")] public long RssAfterWarmupBytes { get; init; }
+
+    /// <summary>Resident memory after the last step.</summary>
+    [JsonPropertyName("rss_final_bytes")] public long RssFinalBytes { get; init; }
+
+    /// <summary>Bytes held by frozen (non-trainable) weights.</summary>
+    [JsonPropertyName("frozen_weight_bytes")] public long FrozenWeightBytes { get; init; }
+
+    /// <summary>Number of trained parameters.</summary>
+    [JsonPropertyName("trainable_parameters")] public long TrainableParameters { get; init; }
+
+    /// <summary>P of the FLOP accounting: parameters in matrix products including the LM head.</summary>
+    [JsonPropertyName("matmul_parameters")] public long MatmulParameters { get; init; }
+
+    /// <summary>Model FLOPs per token (see <see cref="FlopAccounting"/>).</summary>
+    [JsonPropertyName("flops_per_token")] public double FlopsPerToken { get; init; }
+
+    /// <summary>flops_per_token × tokens_per_second.</summary>
+    [JsonPropertyName("achieved_flops")] public double AchievedFlops { get; init; }
+
+    /// <summary>FLOP/s of a 2048³ matrix product in the compute dtype, measured in the same process (best of several, before and after the steps).</summary>
+    [JsonPropertyName("gemm_peak_flops")] public double GemmPeakFlops { get; init; }
+
+    /// <summary>Model FLOPs utilisation: achieved_flops / gemm_peak_flops.</summary>
+    [JsonPropertyName("mfu")] public double Mfu { get; init; }
+
+    /// <summary>Training loss of the last step.</summary>
+    [JsonPropertyName("final_loss")] public double FinalLoss { get; init; }
+
+    /// <summary>1-minute load average before and after (the machine may be shared; timings are only comparable at similar load).</summary>
+    [JsonPropertyName("load_average")] public IReadOnlyList<double> LoadAverage { get; init; } = [];
+}
