@@ -8,6 +8,7 @@ internal static class CommandCatalog
     public static IEnumerable<Command> All() =>
     [
         TrainCommand.Create(),
+        SweepCommand.Create(),
         PredictCommand.Create(),
         EvalCommand.Create(),
         InspectCommand.Create(),

@@ -163,6 +163,17 @@ public static class LoraCatalog
         }
     }
 
+    /// <summary>
+    /// Cancels training and other work running under <paramref name="mlContext"/>: a LoRA <c>Fit</c> stops before
+    /// its next step with an <see cref="OperationCanceledException"/> (ML.NET keeps its own method internal).
+    /// </summary>
+    /// <param name="mlContext">The context whose work stops.</param>
+    public static void CancelExecution(this MLContext mlContext)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        mlContext.CancelExecution(); // binds to ML.NET's internal instance method (publicized reference)
+    }
+
     private static Exception? Innermost(Exception e)
     {
         var inner = e;

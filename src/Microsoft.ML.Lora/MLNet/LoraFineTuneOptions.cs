@@ -78,6 +78,12 @@ public sealed class LoraFineTuneOptions
     /// <summary>Passes over the training data.</summary>
     public int NumberOfEpochs { get; set; } = 3;
 
+    /// <summary>
+    /// Stop after this many optimizer steps even if epochs remain (null: all epochs). The learning-rate schedule
+    /// spans the steps actually run. Sweeps use it as the per-trial step budget.
+    /// </summary>
+    public long? MaxSteps { get; set; }
+
     /// <summary>Rows per training batch.</summary>
     public int BatchSize { get; set; } = 8;
 
@@ -166,6 +172,7 @@ public sealed class LoraFineTuneOptions
     public FineTuningSettings ToFineTuningSettings(int seed) => new()
     {
         Epochs = NumberOfEpochs,
+        MaxSteps = MaxSteps,
         BatchSize = BatchSize,
         GradientAccumulationSteps = GradientAccumulationSteps,
         LearningRate = LearningRate,

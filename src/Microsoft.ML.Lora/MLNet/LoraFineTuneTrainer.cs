@@ -112,11 +112,21 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
         try
         {
             var manifest = CreateManifest(input.Schema, loraConfig, baseModel, seed);
+            if (Options.Task == LoraTask.Regression)
+            {
+                // Standardise targets: the head starts near 0 with unit-scale outputs, whatever the label's units.
+                double mean = rows.Labels.Average(), std = Math.Sqrt(rows.Labels.Average(l => (l - mean) * (l - mean)));
+                manifest = manifest with { LabelMean = mean, LabelScale = std > 1e-12 ? std : 1 };
+                Standardize(rows, manifest);
+                if (validRows is not null)
+                {
+                    Standardize(validRows, manifest);
+                }
+            }
             adapterName = manifest.AdapterName;
-            using var generator = new Generator((ulong)seed);
             lock (baseModel.Gate)
             {
-                AdapterSetup.Rebuild(baseModel, manifest, generator);
+                AdapterSetup.Rebuild(baseModel, manifest, seed);
             }
             baseModel.Model.to(device);
             var encoder = AdapterSetup.Encoder(baseModel.Tokenizer, manifest);
@@ -193,6 +203,14 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
             Device = Options.Device,
             Precision = Options.Precision,
         };
+    }
+
+    private static void Standardize(TrainingRows rows, LoraModelManifest manifest)
+    {
+        for (int i = 0; i < rows.Labels.Count; i++)
+        {
+            rows.Labels[i] = (float)((rows.Labels[i] - manifest.LabelMean) / manifest.LabelScale);
+        }
     }
 
     private List<TokenizedExample> Encode(TrainingRows rows, ExampleEncoder encoder)

@@ -110,7 +110,15 @@ public sealed partial class LoraFineTuneTransformer : ITransformer, IDisposable
             var texts = _scorer.Generate(rows.Select(r => r.Text).ToList(), Manifest.MaxNewTokens, Manifest.Temperature, Manifest.Seed);
             return texts.Select(t => new RowOutput(null, 0, 0, 0, false, t)).ToArray();
         }
-        return _scorer.Score(rows).Select(l => OutputConversion.FromLogits(Manifest.Task, l)).ToArray();
+        var outputs = _scorer.Score(rows).Select(l => OutputConversion.FromLogits(Manifest.Task, l)).ToArray();
+        if (Manifest.Task == LoraTask.Regression)
+        {
+            for (int i = 0; i < outputs.Length; i++)
+            {
+                outputs[i] = outputs[i] with { Score = (float)(outputs[i].Score * Manifest.LabelScale + Manifest.LabelMean) };
+            }
+        }
+        return outputs;
     }
 
     /// <inheritdoc />
@@ -119,7 +127,15 @@ public sealed partial class LoraFineTuneTransformer : ITransformer, IDisposable
         if (!_disposed)
         {
             _disposed = true;
-            if (_ownsModel)
+            if (SharedBaseCache.Holds(_base))
+            {
+                lock (_base.Gate)
+                {
+                    _base.Lora.DeleteAdapter(Manifest.AdapterName);
+                }
+                SharedBaseCache.Release(_base);
+            }
+            else if (_ownsModel)
             {
                 _base.Dispose();
             }

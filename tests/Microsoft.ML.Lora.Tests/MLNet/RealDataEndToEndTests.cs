@@ -25,22 +25,22 @@ public sealed class RealDataEndToEndTests
     {
         var ml = new MLContext(seed: 0);
         var rows = RealDataSets.Shuffled(RealDataSets.SmsSpam(), seed: 1);
-        var train = ml.Data.LoadFromEnumerable(rows.Take(480));
-        var test = ml.Data.LoadFromEnumerable(rows.Skip(480).Take(300));
-        double majority = 1 - rows.Skip(480).Take(300).Count(r => r.Label) / 300.0;
+        var train = ml.Data.LoadFromEnumerable(rows.Take(800));
+        var test = ml.Data.LoadFromEnumerable(rows.Skip(800).Take(400));
+        double majority = 1 - rows.Skip(800).Take(400).Count(r => r.Label) / 400.0;
         using var dir = new TempDirectory();
         using var model = ml.BinaryClassification.Trainers.LoraFineTune(new LoraFineTuneOptions
         {
             BaseModelPath = Stories260K.Folder,
             TargetModules = "all-linear",
-            NumberOfEpochs = 2,
+            NumberOfEpochs = 3,
             BatchSize = 16,
             LearningRate = 3e-3,
             MaxSequenceLength = 64,
         }).Fit(train);
 
         var metrics = ml.BinaryClassification.Evaluate(model.Transform(test));
-        Assert.True(metrics.Accuracy > majority + 0.03, $"accuracy {metrics.Accuracy:P2} vs majority {majority:P2}");
+        Assert.True(metrics.Accuracy > majority + 0.04, $"accuracy {metrics.Accuracy:P2} vs majority {majority:P2}");
 
         var zip = Path.Combine(dir.Path, "spam.zip");
         ml.Model.Save(model, train.Schema, zip);
@@ -48,7 +48,7 @@ public sealed class RealDataEndToEndTests
         using var loaded = (IDisposable)ml2.Model.Load(zip, out _);
         var before = ml.Model.CreatePredictionEngine<RealDataSets.SmsRow, SpamPrediction>(model);
         var after = ml2.Model.CreatePredictionEngine<RealDataSets.SmsRow, SpamPrediction>((ITransformer)loaded);
-        foreach (var row in rows.Skip(800).Take(10))
+        foreach (var row in rows.Skip(1200).Take(10))
         {
             var p = before.Predict(row);
             var q = after.Predict(row);

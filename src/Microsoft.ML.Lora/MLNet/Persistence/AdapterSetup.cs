@@ -49,8 +49,26 @@ internal static class AdapterSetup
         return config;
     }
 
-    /// <summary>Adds the head (when the base has none) and the manifest's adapter, and makes that adapter active.</summary>
-    public static void Rebuild(LoraBaseModel baseModel, LoraModelManifest manifest, Generator? generator = null)
+    /// <summary>Whether the base's task head (if any) has the outputs this adapter needs.</summary>
+    public static bool HeadFits(LoraBaseModel baseModel, LoraModelManifest manifest)
+    {
+        int outputs = HeadOutputs(manifest.Task, manifest.Labels);
+        return outputs == 0 || baseModel.Model.ClassificationLabels == 0 || baseModel.Model.ClassificationLabels == outputs;
+    }
+
+    /// <summary>
+    /// Adds the head (when the base has none) and the manifest's adapter, and makes that adapter active. With a
+    /// seed, the head and the adapter draw from separate generators, so an adapter starts the same whether or not
+    /// an earlier fit already created the head on a shared base.
+    /// </summary>
+    public static void Rebuild(LoraBaseModel baseModel, LoraModelManifest manifest, int? seed = null)
+    {
+        using var headGenerator = seed is { } s1 ? new Generator(unchecked((ulong)s1 * 0x9E3779B97F4A7C15UL + 1)) : null;
+        using var adapterGenerator = seed is { } s2 ? new Generator((ulong)(uint)s2) : null;
+        Rebuild(baseModel, manifest, headGenerator, adapterGenerator);
+    }
+
+    private static void Rebuild(LoraBaseModel baseModel, LoraModelManifest manifest, Generator? headGenerator, Generator? generator)
     {
         var model = baseModel.Model;
         int outputs = HeadOutputs(manifest.Task, manifest.Labels);
@@ -58,7 +76,7 @@ internal static class AdapterSetup
         {
             if (model.ClassificationLabels == 0)
             {
-                model.AddClassificationHead(outputs, generator);
+                model.AddClassificationHead(outputs, headGenerator);
             }
             else if (model.ClassificationLabels != outputs)
             {

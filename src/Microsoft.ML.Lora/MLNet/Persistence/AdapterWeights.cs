@@ -25,11 +25,23 @@ internal static class AdapterWeights
         return baseModel.Model.state_dict().Where(kv => !adapterTensors.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value);
     }
 
-    /// <summary>Copies every tensor of <paramref name="file"/> into the model's tensor of the same name.</summary>
-    public static void Load(PretrainedModel model, SafetensorsFile file)
+    /// <summary>
+    /// Copies every tensor of <paramref name="file"/> into the model's tensor of the same name, reading the
+    /// adapter name segment <c>.{savedName}.</c> as <c>.{newName}.</c> when the adapter was renamed on load.
+    /// </summary>
+    public static void Load(PretrainedModel model, SafetensorsFile file, string? savedName = null, string? newName = null)
     {
         var targets = model.state_dict();
-        var missing = file.Entries.Select(e => e.Name).Where(n => !targets.ContainsKey(n)).Take(5).ToList();
+        string Target(string name)
+        {
+            if (savedName is null || newName is null || savedName == newName)
+            {
+                return name;
+            }
+            var renamed = name.Replace($".{savedName}.", $".{newName}.", StringComparison.Ordinal);
+            return renamed.EndsWith($".{savedName}", StringComparison.Ordinal) ? renamed[..^savedName.Length] + newName : renamed;
+        }
+        var missing = file.Entries.Select(e => e.Name).Where(n => !targets.ContainsKey(Target(n))).Take(5).ToList();
         if (missing.Count > 0)
         {
             throw new InvalidDataException($"{file.FilePath}: tensors with no place in the model: {string.Join(", ", missing)}. The adapter was saved for a different model or configuration.");
@@ -37,7 +49,7 @@ internal static class AdapterWeights
         using var _ = no_grad();
         foreach (var entry in file.Entries)
         {
-            var target = targets[entry.Name];
+            var target = targets[Target(entry.Name)];
             if (!target.shape.SequenceEqual(entry.Shape))
             {
                 throw new InvalidDataException($"{file.FilePath}: tensor '{entry.Name}' has shape [{string.Join(", ", entry.Shape)}] but the model expects [{string.Join(", ", target.shape)}].");

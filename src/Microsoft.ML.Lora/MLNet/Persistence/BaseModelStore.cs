@@ -29,6 +29,10 @@ internal static class BaseModelStore
         }
     }
 
+    /// <summary>The referenced base, shared with other loaded zips of the same base (see <see cref="SharedBaseCache"/>).</summary>
+    public static LoraBaseModel SharedFromReference(BaseModelReference reference, IReadOnlyDictionary<string, byte[]> tokenizerFiles) =>
+        SharedBaseCache.Acquire(reference.Fingerprint, () => FromReference(reference, tokenizerFiles));
+
     public static LoraBaseModel FromReference(BaseModelReference reference, IReadOnlyDictionary<string, byte[]> tokenizerFiles)
     {
         var folder = BaseModelResolver.Resolve(reference);

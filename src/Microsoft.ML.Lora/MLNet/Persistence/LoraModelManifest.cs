@@ -24,6 +24,9 @@ internal sealed record LoraModelManifest
     public string GeneratedTextColumn { get; init; } = "GeneratedText";
     public string[]? LabelKeyValues { get; init; }
     public int Labels { get; init; }
+    /// <summary>Regression: the head predicts (label − LabelMean) / LabelScale, so targets of any scale train alike.</summary>
+    public double LabelMean { get; init; }
+    public double LabelScale { get; init; } = 1;
     public LoraConfig Lora { get; init; } = new();
     public string AdapterName { get; init; } = "default";
     public BaseModelReference Base { get; init; } = new();

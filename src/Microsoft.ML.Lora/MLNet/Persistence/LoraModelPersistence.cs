@@ -75,25 +75,66 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
             return content;
         }
         var tokenizerFiles = manifest.TokenizerFiles.ToDictionary(f => f, f => ReadEntry(TokenizerPrefix + f));
-        LoraBaseModel baseModel = manifest.Base.Embedded
-            ? BaseModelStore.CreateEmbedded(ReadEntry(BaseConfigEntry), tokenizerFiles, manifest)
-            : BaseModelStore.FromReference(manifest.Base, tokenizerFiles);
+        var adapterBytes = ReadEntry(AdapterEntry);
+        if (manifest.Base.Embedded)
+        {
+            var embedded = BaseModelStore.CreateEmbedded(ReadEntry(BaseConfigEntry), tokenizerFiles, manifest);
+            try
+            {
+                AdapterSetup.Rebuild(embedded, manifest);
+                using (var weights = SafetensorsFile.Load(ReadEntry(BaseWeightsEntry), BaseWeightsEntry))
+                {
+                    AdapterWeights.Load(embedded.Model, weights);
+                }
+                LoadAdapter(embedded, manifest, manifest.AdapterName, adapterBytes);
+            }
+            catch
+            {
+                embedded.Dispose();
+                throw;
+            }
+            return new LoraFineTuneTransformer(env, manifest, embedded, ownsModel: true, AdapterSetup.Encoder(embedded.Tokenizer, manifest), training: null);
+        }
+        // A referenced base is shared by every loaded zip over it; this zip's adapter gets a name free on it.
+        var shared = BaseModelStore.SharedFromReference(manifest.Base, tokenizerFiles);
         try
         {
-            AdapterSetup.Rebuild(baseModel, manifest);
-            if (manifest.Base.Embedded)
+            lock (shared.Gate)
             {
-                using var weights = SafetensorsFile.Load(ReadEntry(BaseWeightsEntry), BaseWeightsEntry);
-                AdapterWeights.Load(baseModel.Model, weights);
+                var named = manifest with { AdapterName = AdapterSetup.FreshAdapterName(shared) };
+                if (!AdapterSetup.HeadFits(shared, named))
+                {
+                    // Another task's head already sits on the shared base: give this model a base of its own.
+                    SharedBaseCache.Release(shared);
+                    var own = BaseModelStore.FromReference(manifest.Base, tokenizerFiles);
+                    try
+                    {
+                        AdapterSetup.Rebuild(own, manifest);
+                        LoadAdapter(own, manifest, manifest.AdapterName, adapterBytes);
+                    }
+                    catch
+                    {
+                        own.Dispose();
+                        throw;
+                    }
+                    return new LoraFineTuneTransformer(env, manifest, own, ownsModel: true, AdapterSetup.Encoder(own.Tokenizer, manifest), training: null);
+                }
+                AdapterSetup.Rebuild(shared, named);
+                LoadAdapter(shared, named, manifest.AdapterName, adapterBytes);
+                return new LoraFineTuneTransformer(env, named, shared, ownsModel: true, AdapterSetup.Encoder(shared.Tokenizer, named), training: null);
             }
-            using var adapter = SafetensorsFile.Load(ReadEntry(AdapterEntry), AdapterEntry);
-            AdapterWeights.Load(baseModel.Model, adapter);
         }
         catch
         {
-            baseModel.Dispose();
+            SharedBaseCache.Release(shared);
             throw;
         }
-        return new LoraFineTuneTransformer(env, manifest, baseModel, ownsModel: true, AdapterSetup.Encoder(baseModel.Tokenizer, manifest), training: null);
+    }
+
+    /// <summary>Fills the adapter's tensors, renaming the saved adapter name to the one it has on this base.</summary>
+    private static void LoadAdapter(LoraBaseModel baseModel, LoraModelManifest manifest, string savedName, byte[] bytes)
+    {
+        using var adapter = SafetensorsFile.Load(bytes, AdapterEntry);
+        AdapterWeights.Load(baseModel.Model, adapter, savedName, manifest.AdapterName);
     }
 }
