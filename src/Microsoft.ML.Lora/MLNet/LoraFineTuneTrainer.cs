@@ -127,6 +127,7 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
             lock (baseModel.Gate)
             {
                 AdapterSetup.Rebuild(baseModel, manifest, seed);
+                AdapterSetup.ApplyPrecision(baseModel, manifest);
             }
             baseModel.Model.to(device);
             var encoder = AdapterSetup.Encoder(baseModel.Tokenizer, manifest);

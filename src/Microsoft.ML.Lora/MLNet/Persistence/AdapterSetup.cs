@@ -88,6 +88,19 @@ internal static class AdapterSetup
         baseModel.Lora.SetActiveAdapters(manifest.AdapterName);
     }
 
+    /// <summary>
+    /// Stores the base's frozen weights in the manifest's precision (bf16: <see cref="MixedPrecision"/>); the adapter
+    /// and head stay fp32. Applied after the adapter exists, when training and when loading, so a loaded model computes
+    /// as the trained one did. A base shared with other adapters is converted for all of them.
+    /// </summary>
+    public static void ApplyPrecision(LoraBaseModel baseModel, LoraModelManifest manifest)
+    {
+        if (manifest.Precision == LoraPrecision.BFloat16)
+        {
+            MixedPrecision.CastFrozenWeights(baseModel.Model, ScalarType.BFloat16);
+        }
+    }
+
     /// <summary>The example encoder a manifest's settings describe.</summary>
     public static ExampleEncoder Encoder(TextTokenizer tokenizer, LoraModelManifest manifest) =>
         new(tokenizer, manifest.MaxSequenceLength, manifest.TruncationSide == TruncationSide.Left)

@@ -136,5 +136,6 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
     {
         using var adapter = SafetensorsFile.Load(bytes, AdapterEntry);
         AdapterWeights.Load(baseModel.Model, adapter, savedName, manifest.AdapterName);
+        AdapterSetup.ApplyPrecision(baseModel, manifest);
     }
 }
