@@ -88,6 +88,7 @@ public static class TrainingBenchmark
             StepSeconds = timed,
             TokensPerSecond = tokensPerSecond,
             PeakRssBytes = run.PeakRss,
+            RssBeforeStepsBytes = run.RssBefore,
             RssAfterWarmupBytes = run.Rss[Math.Max(0, options.WarmupSteps - 1)],
             RssFinalBytes = run.Rss[^1],
             RssPerStepBytes = run.Rss,
@@ -105,7 +106,7 @@ public static class TrainingBenchmark
         };
     }
 
-    private sealed record StepRecord(List<double> Steps, List<long> Rss, List<double> Probes, double FinalLoss, long PeakRss);
+    private sealed record StepRecord(List<double> Steps, List<long> Rss, List<double> Probes, double FinalLoss, long PeakRss, long RssBefore);
 
     /// <summary>
     /// Runs the steps through <see cref="FineTuningLoop"/>, timing each from one progress report to the next, and
@@ -147,9 +148,10 @@ public static class TrainingBenchmark
         };
         GC.Collect();
         ProcessMemory.ResetPeak();
+        long before = ProcessMemory.ResidentBytes();
         clock.Start();
         loop.Run(rows, null);
-        return new StepRecord(steps, rss, probes, finalLoss, ProcessMemory.PeakResidentBytes());
+        return new StepRecord(steps, rss, probes, finalLoss, ProcessMemory.PeakResidentBytes(), before);
     }
 
     private static double Probe(ScalarType dtype) => HardwareProbes.GemmFlops(dtype, repeats: 3);

@@ -56,6 +56,9 @@ public sealed record TrainingBenchmarkResult
     /// <summary>Peak resident memory of the process during the training steps (model construction excluded where the OS allows resetting the peak).</summary>
     [JsonPropertyName("peak_rss_bytes")] public long PeakRssBytes { get; init; }
 
+    /// <summary>Resident memory with the model built and nothing trained yet (what the peak is measured from).</summary>
+    [JsonPropertyName("rss_before_steps_bytes")] public long RssBeforeStepsBytes { get; init; }
+
     /// <summary>Resident memory after the warm-up steps.</summary>
     [JsonPropertyName("rss_after_warmup_bytes")] public long RssAfterWarmupBytes { get; init; }
 
