@@ -129,6 +129,7 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
                 AdapterSetup.Rebuild(baseModel, manifest, seed);
             }
             baseModel.Model.to(device);
+            AdapterSetup.ApplyPrecision(baseModel, manifest);
             var encoder = AdapterSetup.Encoder(baseModel.Tokenizer, manifest);
             var train = Encode(rows, encoder);
             var valid = validRows is null ? null : Encode(validRows, encoder);

@@ -88,6 +88,18 @@ internal static class AdapterSetup
         baseModel.Lora.SetActiveAdapters(manifest.AdapterName);
     }
 
+    /// <summary>
+    /// bf16 precision: the base's frozen weights become bfloat16 (adapters, saved head copies and optimizer state
+    /// stay float32). The base is shared by every adapter on it, so this is a property of the loaded base.
+    /// </summary>
+    public static void ApplyPrecision(LoraBaseModel baseModel, LoraModelManifest manifest)
+    {
+        if (manifest.Precision == LoraPrecision.BFloat16)
+        {
+            MixedPrecision.CastFrozenWeights(baseModel.Model, ScalarType.BFloat16);
+        }
+    }
+
     /// <summary>The example encoder a manifest's settings describe.</summary>
     public static ExampleEncoder Encoder(TextTokenizer tokenizer, LoraModelManifest manifest) =>
         new(tokenizer, manifest.MaxSequenceLength, manifest.TruncationSide == TruncationSide.Left)

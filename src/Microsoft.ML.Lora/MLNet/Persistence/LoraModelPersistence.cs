@@ -87,6 +87,7 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
                     AdapterWeights.Load(embedded.Model, weights);
                 }
                 LoadAdapter(embedded, manifest, manifest.AdapterName, adapterBytes);
+                AdapterSetup.ApplyPrecision(embedded, manifest);
             }
             catch
             {
@@ -111,6 +112,7 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
                     {
                         AdapterSetup.Rebuild(own, manifest);
                         LoadAdapter(own, manifest, manifest.AdapterName, adapterBytes);
+                        AdapterSetup.ApplyPrecision(own, manifest);
                     }
                     catch
                     {
@@ -121,6 +123,7 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
                 }
                 AdapterSetup.Rebuild(shared, named);
                 LoadAdapter(shared, named, manifest.AdapterName, adapterBytes);
+                AdapterSetup.ApplyPrecision(shared, named);
                 return new LoraFineTuneTransformer(env, named, shared, ownsModel: true, AdapterSetup.Encoder(shared.Tokenizer, named), training: null);
             }
         }
