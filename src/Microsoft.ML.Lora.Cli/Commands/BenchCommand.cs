@@ -17,12 +17,15 @@ internal static class BenchCommand
     {
         var command = new Command("bench", "Measure training, generation and scoring speed on this machine.");
         command.Subcommands.Add(Train());
+        command.Subcommands.Add(Generate());
+        command.Subcommands.Add(BenchScoreCommand.Create());
+        command.Subcommands.Add(Models());
         return command;
     }
 
-    private static Option<bool> JsonFlag() => new("--json") { Description = "Print one JSON object (the documented keys) instead of a summary" };
+    internal static Option<bool> JsonFlag() => new("--json") { Description = "Print one JSON object (the documented keys) instead of a summary" };
 
-    private static Option<int?> Threads() => new("--threads") { Description = "torch intra-op threads (default: LORA_NUM_THREADS or the number of cores)" };
+    internal static Option<int?> Threads() => new("--threads") { Description = "torch intra-op threads (default: LORA_NUM_THREADS or the number of cores)" };
 
     private static Command Train()
     {
@@ -76,6 +79,64 @@ internal static class BenchCommand
         return command;
     }
 
+    private static Command Generate()
+    {
+        var preset = new Option<string>("--preset") { Description = $"Model shape: {string.Join(", ", ModelPresets.DecoderNames)}", DefaultValueFactory = _ => "smollm2-135m" };
+        var precision = new Option<string>("--precision") { Description = "fp32 | bf16 weights", DefaultValueFactory = _ => "fp32" };
+        var prompt = new Option<int>("--prompt-tokens") { Description = "Prompt length of the prefill", DefaultValueFactory = _ => 128 };
+        var steps = new Option<int>("--decode-steps") { Description = "Timed decode steps per round", DefaultValueFactory = _ => 16 };
+        var rounds = new Option<int>("--rounds") { Description = "Rounds per measurement (median counts)", DefaultValueFactory = _ => 3 };
+        var batch = new Option<int>("--batch") { Description = "Rows of the batched decode", DefaultValueFactory = _ => 8 };
+        var noAdapter = new Option<bool>("--no-adapter") { Description = "Skip the unmerged/merged adapter overhead measurement" };
+        var threads = Threads();
+        var json = JsonFlag();
+        var command = new Command("generate", "Prefill and decode speed against the memory-bandwidth bound, and the cost of an adapter.")
+        {
+            preset, precision, prompt, steps, rounds, batch, noAdapter, threads, json,
+        };
+        command.SetAction(parse =>
+        {
+            var result = GenerationBenchmark.Run(new GenerationBenchmarkOptions
+            {
+                Preset = parse.GetValue(preset)!,
+                BFloat16 = ParsePrecision(parse.GetValue(precision)!),
+                PromptLength = parse.GetValue(prompt),
+                DecodeSteps = parse.GetValue(steps),
+                Rounds = parse.GetValue(rounds),
+                LargeBatch = parse.GetValue(batch),
+                AdapterOverhead = !parse.GetValue(noAdapter),
+                Threads = parse.GetValue(threads),
+            }, Console.Error.WriteLine);
+            Print(result, parse.GetValue(json), () => string.Create(CultureInfo.InvariantCulture,
+                $"{result.Preset} {result.Precision}: prefill {result.PrefillTokensPerSecond:F0} tok/s, decode {result.DecodeTokensPerSecond:F1} tok/s " +
+                $"(bound {result.BandwidthBoundTokensPerSecond:F1}), batch {result.LargeBatch} {result.DecodeTokensPerSecondBatch:F1} tok/s " +
+                $"(bound {result.BandwidthBoundTokensPerSecondBatch:F1}), copy {result.BandwidthBytesPerSecond / 1e9:F1} GB/s") +
+                (result.MergedOverhead is { } merged ? string.Create(CultureInfo.InvariantCulture,
+                    $"; adapter overhead merged {merged:P1}, unmerged {result.UnmergedOverhead:P1}") : ""));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Models()
+    {
+        var presets = new Option<string>("--presets") { Description = "Comma-separated presets", DefaultValueFactory = _ => string.Join(",", ArchitectureBenchmark.DefaultPresets) };
+        var seq = new Option<int>("--seq") { Description = "Tokens per forward pass", DefaultValueFactory = _ => 256 };
+        var threads = Threads();
+        var json = JsonFlag();
+        var command = new Command("models", "Forward tokens/s and decode tokens/s of every architecture.") { presets, seq, threads, json };
+        command.SetAction(parse =>
+        {
+            var names = parse.GetValue(presets)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var results = ArchitectureBenchmark.Run(names, parse.GetValue(seq), parse.GetValue(threads), Console.Error.WriteLine);
+            Print(new Dictionary<string, object> { ["models"] = results }, parse.GetValue(json), () => string.Join(Environment.NewLine, results.Select(r =>
+                string.Create(CultureInfo.InvariantCulture, $"{r.Preset} ({r.ModelType}, {r.Parameters:N0} params): forward {r.ForwardTokensPerSecond:F0} tok/s at seq {r.Seq}") +
+                (r.DecodeTokensPerSecond is { } d ? string.Create(CultureInfo.InvariantCulture, $", decode {d:F1} tok/s") : ", decode n/a (encoder)"))));
+            return 0;
+        });
+        return command;
+    }
+
     /// <summary>fp32 → false, bf16 → true.</summary>
     public static bool ParsePrecision(string value) => value.ToLowerInvariant() switch
     {
@@ -84,7 +145,7 @@ internal static class BenchCommand
         _ => throw new ArgumentException($"--precision '{value}' is not one of fp32, bf16."),
     };
 
-    private static void Print<T>(T result, bool asJson, Func<string> summary)
+    internal static void Print<T>(T result, bool asJson, Func<string> summary)
     {
         Console.WriteLine(asJson ? JsonSerializer.Serialize(result, Json) : summary());
     }

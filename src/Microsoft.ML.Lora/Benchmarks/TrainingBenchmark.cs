@@ -90,6 +90,7 @@ public static class TrainingBenchmark
             PeakRssBytes = run.PeakRss,
             RssAfterWarmupBytes = run.Rss[Math.Max(0, options.WarmupSteps - 1)],
             RssFinalBytes = run.Rss[^1],
+            RssPerStepBytes = run.Rss,
             FrozenWeightBytes = MixedPrecision.FrozenWeightBytes(model),
             TrainableParameters = MixedPrecision.TrainableParameters(model),
             MatmulParameters = matmulParameters,

@@ -62,6 +62,12 @@ public sealed record TrainingBenchmarkResult
     /// <summary>Resident memory after the last step.</summary>
     [JsonPropertyName("rss_final_bytes")] public long RssFinalBytes { get; init; }
 
+    /// <summary>rss_final_bytes − rss_after_warmup_bytes: growth over the timed steps (flat memory: near 0).</summary>
+    [JsonPropertyName("rss_growth_bytes")] public long RssGrowthBytes => RssFinalBytes - RssAfterWarmupBytes;
+
+    /// <summary>Resident memory after every step, warm-up included.</summary>
+    [JsonPropertyName("rss_per_step_bytes")] public IReadOnlyList<long> RssPerStepBytes { get; init; } = [];
+
     /// <summary>Bytes held by frozen (non-trainable) weights.</summary>
     [JsonPropertyName("frozen_weight_bytes")] public long FrozenWeightBytes { get; init; }
 

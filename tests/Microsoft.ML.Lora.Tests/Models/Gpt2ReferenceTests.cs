@@ -51,7 +51,9 @@ public class Gpt2ReferenceTests
         var y = attention.Forward(randn(1, 3, 16), null).data<float>().ToArray();
         for (int t = 0; t < 3; t++)
         {
-            Assert.Equal(Enumerable.Range(0, 16).Select(i => (float)i), y.Skip(t * 16).Take(16));
+            // Attention weights sum to 1 only to float rounding (the written-out softmax of small heads), hence 1e-5.
+            var row = y.Skip(t * 16).Take(16).ToArray();
+            Assert.All(Enumerable.Range(0, 16), i => Assert.Equal(i, row[i], 1e-5));
         }
     }
 

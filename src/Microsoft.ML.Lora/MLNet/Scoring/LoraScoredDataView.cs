@@ -4,7 +4,8 @@ namespace Microsoft.ML.Lora.MLNet.Scoring;
 
 /// <summary>
 /// The lazy result of <see cref="LoraFineTuneTransformer.Transform"/>. Its cursor walks the input with two
-/// cursors: one reads ahead the text of the next <c>ScoringBatchSize</c> rows and scores them as one batch,
+/// cursors: one reads ahead the text of the next few batches of <c>ScoringBatchSize</c> rows and scores them
+/// length-bucketed,
 /// the other serves the pass-through columns of the current row. Nothing is scored unless an output column is read.
 /// </summary>
 internal sealed class LoraScoredDataView : IDataView
@@ -30,6 +31,9 @@ internal sealed class LoraScoredDataView : IDataView
 
     public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
         [GetRowCursor(columnsNeeded, rand)];
+
+    /// <summary>Batches read ahead and length-sorted together.</summary>
+    private const int LengthBucketBatches = 8;
 
     private sealed class Cursor : DataViewRowCursor
     {
@@ -80,7 +84,10 @@ internal sealed class LoraScoredDataView : IDataView
         {
             _bufferStart = _position;
             var rows = new List<(string, string?)>();
-            int size = Math.Max(1, _view._transformer.Manifest.ScoringBatchSize);
+            // Read several batches ahead: the scorer sorts them by length before batching, so each batch pads
+            // to similar lengths (with one batch of read-ahead, padding to the batch's longest row cost more than
+            // batching saved: 316 rows/s batched against 396 row by row on SMS messages, docs/performance.md).
+            int size = Math.Max(1, _view._transformer.Manifest.ScoringBatchSize) * LengthBucketBatches;
             while (rows.Count < size && _lookahead!.MoveNext())
             {
                 rows.Add(_reader!.Read());

@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using Microsoft.ML.Lora.Adapters;
+using Microsoft.ML.Lora.Models;
+using Microsoft.ML.Lora.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Lora.Benchmarks;
+
+/// <summary>
+/// Inference speed of a randomly initialised model of a real shape (<c>mllora bench generate</c>): prefill, cached
+/// decode at batch 1 and a larger batch against the memory-bandwidth bound, and what an adapter costs unmerged and
+/// merged. Variants are measured round by round, interleaved, and each figure is the median round, so a load that
+/// changes during the run affects them alike.
+/// </summary>
+public static class GenerationBenchmark
+{
+    /// <summary>Runs the measurements.</summary>
+    public static GenerationBenchmarkResult Run(GenerationBenchmarkOptions options, Action<string>? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        TorchDevices.EnsureInitialized();
+        int previousThreads = get_num_threads();
+        try
+        {
+            if (options.Threads is { } threads)
+            {
+                set_num_threads(threads);
+            }
+            return Measure(options, log);
+        }
+        finally
+        {
+            set_num_threads(previousThreads);
+        }
+    }
+
+    private static GenerationBenchmarkResult Measure(GenerationBenchmarkOptions options, Action<string>? log)
+    {
+        double? loadBefore = ProcessMemory.LoadAverage();
+        manual_seed(options.Seed);
+        using var model = ModelPresets.Create(options.Preset);
+        if (options.BFloat16)
+        {
+            model.to(ScalarType.BFloat16);
+        }
+        model.eval();
+        long weightBytes = model.parameters().Sum(p => p.numel() * p.ElementSize);
+        double bandwidth = HardwareProbes.CopyBandwidth();
+        log?.Invoke($"{options.Preset}: {weightBytes / 1048576.0:F0} MiB of weights, copy bandwidth {bandwidth / 1e9:F1} GB/s, {get_num_threads()} threads");
+
+        using var noGrad = no_grad();
+        var generator = new TorchSharp.torch.Generator((ulong)options.Seed);
+        int vocab = model.Config.VocabularySize;
+        using var prompt = randint(0, vocab, [options.LargeBatch, options.PromptLength], generator: generator);
+        using var single = prompt.narrow(0, 0, 1);
+
+        var prefill = new List<double>();
+        var decode = new List<double>();
+        var decodeBatch = new List<double>();
+        Prefill(model, single);   // warm-up
+        for (int round = 0; round < options.Rounds; round++)
+        {
+            prefill.Add(Prefill(model, single));
+            decode.Add(Decode(model, single, options.DecodeSteps));
+            decodeBatch.Add(Decode(model, prompt, options.DecodeSteps));
+            log?.Invoke($"round {round + 1}: prefill {prefill[^1]:F3} s, decode {decode[^1] * 1000:F1} ms/token, batch {options.LargeBatch} {decodeBatch[^1] * 1000:F1} ms/step");
+        }
+        var adapter = options.AdapterOverhead ? AdapterCosts(model, single, options, log) : null;
+        double decodeSeconds = TrainingBenchmark.Median(decode);
+        double decodeBatchSeconds = TrainingBenchmark.Median(decodeBatch);
+        return new GenerationBenchmarkResult
+        {
+            Preset = options.Preset,
+            Precision = options.BFloat16 ? "bf16" : "fp32",
+            Threads = get_num_threads(),
+            PromptTokens = options.PromptLength,
+            DecodeSteps = options.DecodeSteps,
+            WeightBytes = weightBytes,
+            PrefillTokensPerSecond = options.PromptLength / TrainingBenchmark.Median(prefill),
+            DecodeTokensPerSecond = 1 / decodeSeconds,
+            LargeBatch = options.LargeBatch,
+            DecodeTokensPerSecondBatch = options.LargeBatch / decodeBatchSeconds,
+            BandwidthBytesPerSecond = bandwidth,
+            BandwidthBoundTokensPerSecond = bandwidth / weightBytes,
+            BandwidthBoundTokensPerSecondBatch = options.LargeBatch * bandwidth / weightBytes,
+            AdapterBaseDecodeTokensPerSecond = adapter is null ? null : 1 / adapter.Decode[0],
+            AdapterUnmergedDecodeTokensPerSecond = adapter is null ? null : 1 / adapter.Decode[1],
+            AdapterMergedDecodeTokensPerSecond = adapter is null ? null : 1 / adapter.Decode[2],
+            UnmergedOverhead = adapter is null ? null : adapter.Decode[1] / adapter.Decode[0] - 1,
+            MergedOverhead = adapter is null ? null : adapter.Decode[2] / adapter.Decode[0] - 1,
+            UnmergedPrefillOverhead = adapter is null ? null : adapter.Prefill[1] / adapter.Prefill[0] - 1,
+            MergedPrefillOverhead = adapter is null ? null : adapter.Prefill[2] / adapter.Prefill[0] - 1,
+            LoadAverage = [.. new[] { loadBefore, ProcessMemory.LoadAverage() }.OfType<double>()],
+        };
+    }
+
+    private sealed record AdapterTimes(double[] Prefill, double[] Decode);
+
+    /// <summary>
+    /// Median prefill seconds and decode seconds per token for [bare base, unmerged adapter, merged adapter], the
+    /// three measured in turn within each round. The adapter's B factors are random (not zero) so it really adds.
+    /// </summary>
+    private static AdapterTimes AdapterCosts(PretrainedModel model, Tensor prompt, GenerationBenchmarkOptions options, Action<string>? log)
+    {
+        var lora = new LoraModel(model);
+        var config = new LoraConfig { Rank = options.AdapterRank, Alpha = 2.0 * options.AdapterRank, TargetModules = [LoraConfig.AllLinear], InitLoraWeights = LoraInitialization.Random };
+        lora.AddAdapter("bench", config, options.Seed);
+        var prefill = new[] { new List<double>(), new List<double>(), new List<double>() };
+        var decode = new[] { new List<double>(), new List<double>(), new List<double>() };
+        for (int round = 0; round < options.Rounds; round++)
+        {
+            for (int variant = 0; variant < 3; variant++)
+            {
+                using var disabled = variant == 0 ? lora.DisableAdapters() : null;
+                if (variant == 2)
+                {
+                    lora.Merge();
+                }
+                Prefill(model, prompt);   // untimed: the first call after a switch
+                prefill[variant].Add(Prefill(model, prompt));
+                decode[variant].Add(Decode(model, prompt, options.DecodeSteps));
+                if (variant == 2)
+                {
+                    lora.Unmerge();
+                }
+            }
+            log?.Invoke($"adapter round {round + 1}: decode ms/token base {decode[0][^1] * 1000:F2}, unmerged {decode[1][^1] * 1000:F2}, merged {decode[2][^1] * 1000:F2}");
+        }
+        return new AdapterTimes([.. prefill.Select(TrainingBenchmark.Median)], [.. decode.Select(TrainingBenchmark.Median)]);
+    }
+
+    /// <summary>Seconds of one prefill: the prompt through a fresh cache, then the last position's logits.</summary>
+    private static double Prefill(PretrainedModel model, Tensor prompt)
+    {
+        using var scope = NewDisposeScope();
+        using var cache = model.CreateKvCache();
+        var clock = Stopwatch.StartNew();
+        var hidden = model.ForwardHiddenCached(prompt, null, cache);
+        model.LanguageModelLogits(hidden.narrow(1, hidden.shape[1] - 1, 1)).argmax(-1);
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>Seconds per decode step (all rows at once) after an untimed prefill, greedy.</summary>
+    private static double Decode(PretrainedModel model, Tensor prompt, int steps)
+    {
+        using var scope = NewDisposeScope();
+        using var cache = model.CreateKvCache();
+        var hidden = model.ForwardHiddenCached(prompt, null, cache);
+        var next = model.LanguageModelLogits(hidden.narrow(1, hidden.shape[1] - 1, 1)).argmax(-1);
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < steps; i++)
+        {
+            using var stepScope = NewDisposeScope();
+            var logits = model.LanguageModelLogits(model.ForwardHiddenCached(next, null, cache));
+            next = logits.argmax(-1).MoveToOuterDisposeScope();
+        }
+        return clock.Elapsed.TotalSeconds / steps;
+    }
+}
