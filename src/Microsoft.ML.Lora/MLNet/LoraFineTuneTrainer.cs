@@ -127,9 +127,9 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
             lock (baseModel.Gate)
             {
                 AdapterSetup.Rebuild(baseModel, manifest, seed);
+                AdapterSetup.ApplyPrecision(baseModel, manifest);
             }
             baseModel.Model.to(device);
-            AdapterSetup.ApplyPrecision(baseModel, manifest);
             var encoder = AdapterSetup.Encoder(baseModel.Tokenizer, manifest);
             var train = Encode(rows, encoder);
             var valid = validRows is null ? null : Encode(validRows, encoder);

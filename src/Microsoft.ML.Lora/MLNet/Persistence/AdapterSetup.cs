@@ -89,8 +89,9 @@ internal static class AdapterSetup
     }
 
     /// <summary>
-    /// bf16 precision: the base's frozen weights become bfloat16 (adapters, saved head copies and optimizer state
-    /// stay float32). The base is shared by every adapter on it, so this is a property of the loaded base.
+    /// Stores the base's frozen weights in the manifest's precision (bf16: <see cref="MixedPrecision"/>); the adapter
+    /// and head stay fp32. Applied after the adapter exists, when training and when loading, so a loaded model computes
+    /// as the trained one did. A base shared with other adapters is converted for all of them.
     /// </summary>
     public static void ApplyPrecision(LoraBaseModel baseModel, LoraModelManifest manifest)
     {

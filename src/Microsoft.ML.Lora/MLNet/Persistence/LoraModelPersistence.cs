@@ -87,7 +87,6 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
                     AdapterWeights.Load(embedded.Model, weights);
                 }
                 LoadAdapter(embedded, manifest, manifest.AdapterName, adapterBytes);
-                AdapterSetup.ApplyPrecision(embedded, manifest);
             }
             catch
             {
@@ -112,7 +111,6 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
                     {
                         AdapterSetup.Rebuild(own, manifest);
                         LoadAdapter(own, manifest, manifest.AdapterName, adapterBytes);
-                        AdapterSetup.ApplyPrecision(own, manifest);
                     }
                     catch
                     {
@@ -123,7 +121,6 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
                 }
                 AdapterSetup.Rebuild(shared, named);
                 LoadAdapter(shared, named, manifest.AdapterName, adapterBytes);
-                AdapterSetup.ApplyPrecision(shared, named);
                 return new LoraFineTuneTransformer(env, named, shared, ownsModel: true, AdapterSetup.Encoder(shared.Tokenizer, named), training: null);
             }
         }
@@ -139,5 +136,6 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
     {
         using var adapter = SafetensorsFile.Load(bytes, AdapterEntry);
         AdapterWeights.Load(baseModel.Model, adapter, savedName, manifest.AdapterName);
+        AdapterSetup.ApplyPrecision(baseModel, manifest);
     }
 }
