@@ -54,6 +54,26 @@ public sealed class TaskVariantsTests : IDisposable
     }
 
     [Fact]
+    public void Bf16PrecisionKeepsFrozenWeightsInBf16AndRoundTrips()
+    {
+        var data = _ml.Data.LoadFromEnumerable(SentimentRows.Binary(32, 2));
+        using var model = _ml.BinaryClassification.Trainers.LoraFineTune(new LoraFineTuneOptions
+        {
+            BaseModelPath = _base, NumberOfEpochs = 2, BatchSize = 16, LearningRate = 5e-3, Precision = LoraPrecision.BFloat16,
+        }).Fit(data);
+        var parameters = model.Model.Model.named_parameters().ToList();
+        Assert.Equal(TorchSharp.torch.ScalarType.BFloat16, parameters.Single(p => p.name == "model.layers.0.self_attn.q_proj.weight").parameter.dtype);
+        Assert.All(parameters.Where(p => p.name.Contains(".lora_", StringComparison.Ordinal)), p => Assert.Equal(TorchSharp.torch.ScalarType.Float32, p.parameter.dtype));
+        var zip = Path.Combine(_dir.Path, "bf16.zip");
+        _ml.Model.Save(model, data.Schema, zip);
+        using var loaded = (LoraFineTuneTransformer)new MLContext().Model.LoadWithLora(zip, out _);
+        var row = new SentimentRows.BinaryRow { Text = "my day was lovely" };
+        Assert.Equal(
+            _ml.Model.CreatePredictionEngine<SentimentRows.BinaryRow, ProbabilityOnly>(model).Predict(row).Probability,
+            _ml.Model.CreatePredictionEngine<SentimentRows.BinaryRow, ProbabilityOnly>(loaded).Predict(row).Probability, 5);
+    }
+
+    [Fact]
     public void TextsLongerThanTheMaximumAreTruncatedNotRejected()
     {
         var data = _ml.Data.LoadFromEnumerable(SentimentRows.Binary(16, 1));
