@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Microsoft.ML.Lora.Adapters;
 using Microsoft.ML.Lora.Models;
-using Microsoft.ML.Lora.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -20,20 +19,7 @@ public static class GenerationBenchmark
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        TorchDevices.EnsureInitialized();
-        int previousThreads = get_num_threads();
-        try
-        {
-            if (options.Threads is { } threads)
-            {
-                set_num_threads(threads);
-            }
-            return Measure(options, log);
-        }
-        finally
-        {
-            set_num_threads(previousThreads);
-        }
+        return BenchmarkThreads.Run(options.Threads, () => Measure(options, log));
     }
 
     private static GenerationBenchmarkResult Measure(GenerationBenchmarkOptions options, Action<string>? log)
@@ -145,17 +131,7 @@ public static class GenerationBenchmark
     /// <summary>Seconds per decode step (all rows at once) after an untimed prefill, greedy.</summary>
     private static double Decode(PretrainedModel model, Tensor prompt, int steps)
     {
-        using var scope = NewDisposeScope();
-        using var cache = model.CreateKvCache();
-        var hidden = model.ForwardHiddenCached(prompt, null, cache);
-        var next = model.LanguageModelLogits(hidden.narrow(1, hidden.shape[1] - 1, 1)).argmax(-1);
-        var clock = Stopwatch.StartNew();
-        for (int i = 0; i < steps; i++)
-        {
-            using var stepScope = NewDisposeScope();
-            var logits = model.LanguageModelLogits(model.ForwardHiddenCached(next, null, cache));
-            next = logits.argmax(-1).MoveToOuterDisposeScope();
-        }
-        return clock.Elapsed.TotalSeconds / steps;
+        ModelBenchmarks.Decode(model, prompt, steps, out var elapsed);
+        return elapsed.TotalSeconds / steps;
     }
 }
