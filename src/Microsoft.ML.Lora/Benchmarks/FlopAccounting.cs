@@ -34,7 +34,7 @@ public static class FlopAccounting
         bool hasOutputHead = false;
         foreach (var (name, layer) in model.AdaptableLayers())
         {
-            if (heads.Any(h => name == h || name.StartsWith(h + ".", StringComparison.Ordinal)) || name.Contains(".modules_to_save.", StringComparison.Ordinal))
+            if (heads.Any(h => name == h || name.StartsWith(h + ".", StringComparison.Ordinal)))
             {
                 continue;
             }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Microsoft.ML.Lora.Adapters;
 using Microsoft.ML.Lora.Models;
-using Microsoft.ML.Lora.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -20,20 +19,7 @@ public static class GenerationBenchmark
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        TorchDevices.EnsureInitialized();
-        int previousThreads = get_num_threads();
-        try
-        {
-            if (options.Threads is { } threads)
-            {
-                set_num_threads(threads);
-            }
-            return Measure(options, log);
-        }
-        finally
-        {
-            set_num_threads(previousThreads);
-        }
+        return BenchmarkThreads.Run(options.Threads, () => Measure(options, log));
     }
 
     private static GenerationBenchmarkResult Measure(GenerationBenchmarkOptions options, Action<string>? log)
@@ -88,15 +74,16 @@ public static class GenerationBenchmark
             AdapterBaseDecodeTokensPerSecond = adapter is null ? null : 1 / adapter.Decode[0],
             AdapterUnmergedDecodeTokensPerSecond = adapter is null ? null : 1 / adapter.Decode[1],
             AdapterMergedDecodeTokensPerSecond = adapter is null ? null : 1 / adapter.Decode[2],
-            UnmergedOverhead = adapter is null ? null : adapter.Decode[1] / adapter.Decode[0] - 1,
-            MergedOverhead = adapter is null ? null : adapter.Decode[2] / adapter.Decode[0] - 1,
-            UnmergedPrefillOverhead = adapter is null ? null : adapter.Prefill[1] / adapter.Prefill[0] - 1,
-            MergedPrefillOverhead = adapter is null ? null : adapter.Prefill[2] / adapter.Prefill[0] - 1,
+            UnmergedOverhead = adapter?.DecodeRatio[1] - 1,
+            MergedOverhead = adapter?.DecodeRatio[2] - 1,
+            UnmergedPrefillOverhead = adapter?.PrefillRatio[1] - 1,
+            MergedPrefillOverhead = adapter?.PrefillRatio[2] - 1,
             LoadAverage = [.. new[] { loadBefore, ProcessMemory.LoadAverage() }.OfType<double>()],
         };
     }
 
-    private sealed record AdapterTimes(double[] Prefill, double[] Decode);
+    /// <summary>Median times per variant and, for the overheads, the median of each round's ratio to the bare base.</summary>
+    private sealed record AdapterTimes(double[] Prefill, double[] Decode, double[] PrefillRatio, double[] DecodeRatio);
 
     /// <summary>
     /// Median prefill seconds and decode seconds per token for [bare base, unmerged adapter, merged adapter], the
@@ -128,7 +115,13 @@ public static class GenerationBenchmark
             }
             log?.Invoke($"adapter round {round + 1}: decode ms/token base {decode[0][^1] * 1000:F2}, unmerged {decode[1][^1] * 1000:F2}, merged {decode[2][^1] * 1000:F2}");
         }
-        return new AdapterTimes([.. prefill.Select(TrainingBenchmark.Median)], [.. decode.Select(TrainingBenchmark.Median)]);
+        // Overheads from ratios within a round: the three variants ran back to back, so a load that changes between
+        // rounds cancels out (the medians of the times alone moved by several percent from one run to the next).
+        double RatioMedian(List<double>[] times, int variant) =>
+            TrainingBenchmark.Median([.. times[variant].Zip(times[0], (t, bare) => t / bare)]);
+        return new AdapterTimes(
+            [.. prefill.Select(TrainingBenchmark.Median)], [.. decode.Select(TrainingBenchmark.Median)],
+            [1, RatioMedian(prefill, 1), RatioMedian(prefill, 2)], [1, RatioMedian(decode, 1), RatioMedian(decode, 2)]);
     }
 
     /// <summary>Seconds of one prefill: the prompt through a fresh cache, then the last position's logits.</summary>
@@ -145,17 +138,7 @@ public static class GenerationBenchmark
     /// <summary>Seconds per decode step (all rows at once) after an untimed prefill, greedy.</summary>
     private static double Decode(PretrainedModel model, Tensor prompt, int steps)
     {
-        using var scope = NewDisposeScope();
-        using var cache = model.CreateKvCache();
-        var hidden = model.ForwardHiddenCached(prompt, null, cache);
-        var next = model.LanguageModelLogits(hidden.narrow(1, hidden.shape[1] - 1, 1)).argmax(-1);
-        var clock = Stopwatch.StartNew();
-        for (int i = 0; i < steps; i++)
-        {
-            using var stepScope = NewDisposeScope();
-            var logits = model.LanguageModelLogits(model.ForwardHiddenCached(next, null, cache));
-            next = logits.argmax(-1).MoveToOuterDisposeScope();
-        }
-        return clock.Elapsed.TotalSeconds / steps;
+        ModelBenchmarks.Decode(model, prompt, steps, out var elapsed);
+        return elapsed.TotalSeconds / steps;
     }
 }

@@ -108,7 +108,7 @@ public sealed record GenerationBenchmarkResult
     /// <summary>The same with that adapter merged into the weights.</summary>
     [JsonPropertyName("adapter_merged_decode_tokens_per_second")] public double? AdapterMergedDecodeTokensPerSecond { get; init; }
 
-    /// <summary>Extra decode latency of the merged adapter over the bare base (0.01 = 1%).</summary>
+    /// <summary>Extra decode latency of the merged adapter over the bare base (0.01 = 1%): the median over rounds of merged/bare time within a round, minus 1.</summary>
     [JsonPropertyName("merged_overhead")] public double? MergedOverhead { get; init; }
 
     /// <summary>Extra decode latency of the unmerged adapter over the bare base.</summary>

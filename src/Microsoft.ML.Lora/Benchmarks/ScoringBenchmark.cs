@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Serialization;
 using Microsoft.ML.Lora.MLNet;
-using Microsoft.ML.Lora.Runtime;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Lora.Benchmarks;
@@ -86,21 +85,7 @@ public static class ScoringBenchmark
             throw new ArgumentException("No rows to score.", nameof(rows));
         }
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Rounds, 1, nameof(options.Rounds));
-        TorchDevices.EnsureInitialized();
-        int previousThreads = get_num_threads();
-        try
-        {
-            if (options.Threads is { } threads)
-            {
-                ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1, nameof(options.Threads));
-                set_num_threads(threads);
-            }
-            return Measure(baseModelFolder, rows, options, log);
-        }
-        finally
-        {
-            set_num_threads(previousThreads);
-        }
+        return BenchmarkThreads.Run(options.Threads, () => Measure(baseModelFolder, rows, options, log));
     }
 
     private static ScoringBenchmarkResult Measure(string folder, IReadOnlyList<TextRow> rows, ScoringBenchmarkOptions options, Action<string>? log)

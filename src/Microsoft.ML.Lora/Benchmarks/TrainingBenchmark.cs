@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Microsoft.ML.Lora.Adapters;
-using Microsoft.ML.Lora.Runtime;
 using Microsoft.ML.Lora.Training;
 using static TorchSharp.torch;
 
@@ -18,20 +17,7 @@ public static class TrainingBenchmark
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        TorchDevices.EnsureInitialized();
-        int previousThreads = get_num_threads();
-        try
-        {
-            if (options.Threads is { } threads)
-            {
-                set_num_threads(threads);
-            }
-            return Measure(options, log);
-        }
-        finally
-        {
-            set_num_threads(previousThreads);
-        }
+        return BenchmarkThreads.Run(options.Threads, () => Measure(options, log));
     }
 
     private static TrainingBenchmarkResult Measure(TrainingBenchmarkOptions options, Action<string>? log)
@@ -83,6 +69,7 @@ public static class TrainingBenchmark
             Rank = lora ? options.Rank : 0,
             Targets = lora ? options.Targets : "",
             GradientCheckpointing = options.GradientCheckpointing,
+            LeanAllocator = Runtime.NativeAllocator.ReturnsFreedMemory,
             Threads = get_num_threads(),
             StepSecondsMedian = median,
             StepSeconds = timed,

@@ -41,6 +41,9 @@ public sealed record TrainingBenchmarkResult
     /// <summary>Whether decoder layers were recomputed in the backward pass.</summary>
     [JsonPropertyName("gradient_checkpointing")] public bool GradientCheckpointing { get; init; }
 
+    /// <summary>Whether glibc was told to return freed blocks of 1 MiB and more (gradient checkpointing does, see NativeAllocator).</summary>
+    [JsonPropertyName("lean_allocator")] public bool LeanAllocator { get; init; }
+
     /// <summary>torch intra-op threads.</summary>
     [JsonPropertyName("threads")] public int Threads { get; init; }
 

@@ -134,7 +134,8 @@ public static class ModelBenchmarks
         return steps / elapsed.TotalSeconds;
     }
 
-    private static void Decode(PretrainedModel model, Tensor prompt, int steps, out TimeSpan elapsed)
+    /// <summary>Greedy cached decode of <paramref name="steps"/> tokens for every row of <paramref name="prompt"/> after an untimed prefill.</summary>
+    internal static void Decode(PretrainedModel model, Tensor prompt, int steps, out TimeSpan elapsed)
     {
         using var scope = NewDisposeScope();
         using var cache = model.CreateKvCache();

@@ -1,5 +1,6 @@
 using Microsoft.ML.Lora.Adapters;
 using Microsoft.ML.Lora.Models;
+using Microsoft.ML.Lora.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -42,6 +43,10 @@ public sealed class FineTuningLoop(PretrainedModel model, TaskObjective objectiv
         using var optimizer = CreateOptimizer(trainable);
         bool checkpointingBefore = model.GradientCheckpointing;
         model.GradientCheckpointing = checkpointingBefore || (settings.GradientCheckpointing && model.SupportsGradientCheckpointing);
+        if (model.GradientCheckpointing)
+        {
+            NativeAllocator.PreferReturningFreedMemory();
+        }
         var state = Checkpoints?.TryResume(model, optimizer) ?? new TrainingState();
 
         double? bestLoss = null, bestAccuracy = null;

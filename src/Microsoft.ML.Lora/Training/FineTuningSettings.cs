@@ -34,7 +34,8 @@ public sealed class FineTuningSettings
 
     /// <summary>
     /// Recompute each decoder layer during the backward pass instead of keeping its activations (less memory,
-    /// about one more forward pass of time); models without support ignore it.
+    /// about one more forward pass of time); models without support ignore it. It also has glibc return freed
+    /// blocks of 1 MiB and more to the OS (process-wide, see docs/performance.md), since memory is then the point.
     /// </summary>
     public bool GradientCheckpointing { get; set; }
 

@@ -35,20 +35,20 @@ public class FusedAdamWTests
         new AdamW.ParamGroup(p[3..], lr: 0.05, weight_decay: 0.0),
     ];
 
-    [Fact]
-    public void MatchesTorchSharpAdamWWithGroupsDecayAndClipping()
+    /// <summary>
+    /// Steps both optimizers on the same gradients (the last parameter gets none before step <paramref name="lastUsedFrom"/>),
+    /// clipping first when <paramref name="maxNorm"/> is given, then checks the parameters agree.
+    /// </summary>
+    private static void StepBoth(OptimizerHelper expected, FusedAdamW actual, Parameter[] reference, Parameter[] fused, int steps, int lastUsedFrom = 0, double? maxNorm = null)
     {
-        using var scope = NewDisposeScope();
-        var (reference, fused) = TwinParameters(1);
-        using var expected = optim.AdamW(Groups(reference), lr: 0.01, beta1: 0.8, beta2: 0.95, eps: 1e-6, weight_decay: 0.1);
-        using var actual = new FusedAdamW(Groups(fused), lr: 0.01, beta1: 0.8, beta2: 0.95, eps: 1e-6, weightDecay: 0.1);
-        for (int step = 0; step < 6; step++)
+        for (int step = 0; step < steps; step++)
         {
-            Backward(reference, step);
-            Backward(fused, step);
-            double expectedNorm = nn.utils.clip_grad_norm_(reference, 5.0);
-            double actualNorm = actual.ClipGradNorm(5.0);
-            Assert.Equal(expectedNorm, actualNorm, 4);
+            Backward(reference, step, skipLast: step < lastUsedFrom);
+            Backward(fused, step, skipLast: step < lastUsedFrom);
+            if (maxNorm is { } max)
+            {
+                Assert.Equal(nn.utils.clip_grad_norm_(reference, max), actual.ClipGradNorm(max), 4);
+            }
             expected.step();
             actual.step();
             expected.zero_grad();
@@ -56,9 +56,19 @@ public class FusedAdamWTests
         }
         for (int i = 0; i < reference.Length; i++)
         {
-            Assert.True(reference[i].allclose(fused[i], rtol: 1e-5, atol: 1e-6), $"parameter {i} differs");
             Assert.Equal(reference[i].shape, fused[i].shape);
+            Assert.True(reference[i].allclose(fused[i], rtol: 1e-5, atol: 1e-6), $"parameter {i} differs");
         }
+    }
+
+    [Fact]
+    public void MatchesTorchSharpAdamWWithGroupsDecayAndClipping()
+    {
+        using var scope = NewDisposeScope();
+        var (reference, fused) = TwinParameters(1);
+        using var expected = optim.AdamW(Groups(reference), lr: 0.01, beta1: 0.8, beta2: 0.95, eps: 1e-6, weight_decay: 0.1);
+        using var actual = new FusedAdamW(Groups(fused), lr: 0.01, beta1: 0.8, beta2: 0.95, eps: 1e-6, weightDecay: 0.1);
+        StepBoth(expected, actual, reference, fused, steps: 6, maxNorm: 5.0);
         Assert.All(fused, p => Assert.Equal(0f, p.grad!.abs().sum().item<float>()));
     }
 
@@ -70,19 +80,7 @@ public class FusedAdamWTests
         using var expected = optim.AdamW(Groups(reference), lr: 0.01, weight_decay: 0.1);
         using var actual = new FusedAdamW(Groups(fused), lr: 0.01, weightDecay: 0.1);
         // The last parameter gets no gradient for three steps (AdamW skips it: no decay, no step count), then does.
-        for (int step = 0; step < 5; step++)
-        {
-            Backward(reference, step, skipLast: step < 3);
-            Backward(fused, step, skipLast: step < 3);
-            expected.step();
-            actual.step();
-            expected.zero_grad();
-            actual.zero_grad();
-        }
-        for (int i = 0; i < reference.Length; i++)
-        {
-            Assert.True(reference[i].allclose(fused[i], rtol: 1e-5, atol: 1e-6), $"parameter {i} differs");
-        }
+        StepBoth(expected, actual, reference, fused, steps: 5, lastUsedFrom: 3);
     }
 
     [Fact]
