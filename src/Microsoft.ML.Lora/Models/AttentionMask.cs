@@ -16,6 +16,29 @@ public static class AttentionMask
         return attentionMask.min().to(ScalarType.Int64).item<long>() == 0;
     }
 
+    /// <summary>True when every row of a [batch, time] mask is ones followed by zeros (padding only at the end).</summary>
+    public static bool IsPaddedOnTheRight(Tensor attentionMask)
+    {
+        ArgumentNullException.ThrowIfNull(attentionMask);
+        if (attentionMask.shape[1] < 2)
+        {
+            return true;
+        }
+        using var scope = NewDisposeScope();
+        var real = attentionMask.ne(0);
+        // Right padding: no real token after a padded one, i.e. real[t+1] implies real[t].
+        return !real[.., 1..].logical_and(real[.., ..^1].logical_not()).any().item<bool>();
+    }
+
+    /// <summary>The most negative finite value of <paramref name="dtype"/>: an additive mask's "never attend".</summary>
+    public static double Lowest(ScalarType dtype) => dtype switch
+    {
+        ScalarType.BFloat16 => -3.3895313892515355e38,
+        ScalarType.Float16 => -65504.0,
+        ScalarType.Float64 => double.MinValue,
+        _ => float.MinValue,
+    };
+
     /// <summary>
     /// Additive mask [batch, 1, queries, keys] in <paramref name="dtype"/>: 0 where a query may attend,
     /// the dtype's lowest value where not (a finite value, so all-masked padding rows stay finite).
@@ -39,26 +62,24 @@ public static class AttentionMask
             }
             allowed = allowed.logical_and(visible.view(1, 1, queries, keys));
         }
-        var lowest = dtype switch
-        {
-            ScalarType.BFloat16 => -3.3895313892515355e38,
-            ScalarType.Float16 => -65504.0,
-            ScalarType.Float64 => double.MinValue,
-            _ => float.MinValue,
-        };
-        var mask = zeros([keyMask.shape[0], 1, queries, keys], dtype, keyMask.device).masked_fill(allowed.logical_not(), lowest);
+        var mask = zeros([keyMask.shape[0], 1, queries, keys], dtype, keyMask.device).masked_fill(allowed.logical_not(), Lowest(dtype));
         return mask.MoveToOuterDisposeScope();
     }
 
     /// <summary>
     /// The additive mask a causal decoder needs for <paramref name="time"/> new tokens after <paramref name="pastLength"/>
-    /// cached ones, or null when plain causal attention is exact: no padding, no sliding window in reach, and
-    /// either no cache or a single new token (which may see every cached key).
+    /// cached ones, or null when plain causal attention gives every real token the same result: no sliding window in
+    /// reach, either no cache or a single new token (which may see every cached key), and either no padding or, without
+    /// a cache, padding only at the end of each row (right padding, as training and scoring batches are collated) —
+    /// causal attention already keeps every real query away from the padding after it. The padded positions' own
+    /// outputs then differ, but nothing reads them (losses and pooling mask them out), and a batch saves building,
+    /// adding and differentiating a [batch, 1, time, time] mask in every layer.
     /// </summary>
     public static Tensor? ForDecoder(Tensor? attentionMask, long batch, long time, long pastLength, ScalarType dtype, Device device, long? window = null)
     {
         bool windowed = window is { } w && pastLength + time > w;
-        if (!HasPadding(attentionMask) && !(pastLength > 0 && time > 1) && !windowed)
+        bool causalSuffices = !HasPadding(attentionMask) || pastLength == 0 && IsPaddedOnTheRight(attentionMask!);
+        if (causalSuffices && !(pastLength > 0 && time > 1) && !windowed)
         {
             return null;
         }

@@ -44,7 +44,12 @@ public class SharedComponentTests
         Assert.Null(AttentionMask.ForDecoder(null, 1, 1, 5, ScalarType.Float32, CPU));                  // one new token sees all keys
         Assert.NotNull(AttentionMask.ForDecoder(null, 1, 2, 5, ScalarType.Float32, CPU));               // a chunk after cached keys
         Assert.NotNull(AttentionMask.ForDecoder(null, 1, 1, 5, ScalarType.Float32, CPU, window: 4));    // the window reaches back
-        Assert.NotNull(AttentionMask.ForDecoder(tensor(new long[] { 0, 1 }, [1, 2]), 1, 2, 0, ScalarType.Float32, CPU));
+        Assert.NotNull(AttentionMask.ForDecoder(tensor(new long[] { 0, 1 }, [1, 2]), 1, 2, 0, ScalarType.Float32, CPU));   // left padding
+        var rightPadded = tensor(new long[] { 1, 1, 1, 1, 1, 0 }, [2, 3]);
+        Assert.True(AttentionMask.IsPaddedOnTheRight(rightPadded));
+        Assert.False(AttentionMask.IsPaddedOnTheRight(tensor(new long[] { 1, 1, 1, 1, 0, 1 }, [2, 3])));   // a hole
+        Assert.Null(AttentionMask.ForDecoder(rightPadded, 2, 3, 0, ScalarType.Float32, CPU));          // causal keeps real queries off the end
+        Assert.NotNull(AttentionMask.ForDecoder(tensor(new long[] { 1, 1, 0, 1, 1, 1 }, [2, 3]), 2, 1, 2, ScalarType.Float32, CPU));   // cache
         Assert.Equal(new long[] { 1, 1, 1, 3 }, AttentionMask.ForEncoder(tensor(new long[] { 1, 1, 0 }, [1, 3]), ScalarType.Float32)!.shape);
     }
 
