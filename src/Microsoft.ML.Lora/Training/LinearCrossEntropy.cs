@@ -62,16 +62,19 @@ public static class LinearCrossEntropy
             var t = targets.narrow(0, start, n).unsqueeze(1);
             var w = rowWeights.narrow(0, start, n).to(ScalarType.Float32).unsqueeze(1);
             var z = nn.functional.linear(h, weight).to(ScalarType.Float32);          // [n, vocab] fp32
-            var logSumExp = z.logsumexp(1, keepdim: true);
-            loss.add_(logSumExp.sub(z.gather(1, t)).mul(w).sum());
+            var picked = z.gather(1, t);
+            // One exp pass serves the loss and the gradient: e = exp(z − max) in place, lse = max + log Σe.
+            var max = z.amax([1], keepdim: true);
+            var e = z.sub_(max).exp_();
+            var sum = e.sum(1, keepdim: true);
+            loss.add_(sum.log().add_(max).sub_(picked).mul_(w).sum());
             if (gradHidden is null && gradWeight is null)
             {
                 continue;
             }
-            // ∂/∂z of wᵢ·(lse − z[t]) = wᵢ·(softmax − onehot), formed in place in the fp32 block.
-            var dz = z.sub_(logSumExp).exp_();
-            dz.scatter_add_(1, t, full([n, 1], -1f, ScalarType.Float32, z.device));
-            dz.mul_(w);
+            // ∂/∂z of wᵢ·(lse − z[t]) = wᵢ·(softmax − onehot) = e·(wᵢ/Σe) − wᵢ·onehot, formed in place in the fp32 block.
+            var dz = e.mul_(w.div(sum));
+            dz.scatter_add_(1, t, w.neg());
             var dzCompute = dz.to(hidden.dtype);
             gradHidden?.narrow(0, start, n).copy_(dzCompute.mm(weight));
             gradWeight?.add_(dzCompute.t().mm(h));

@@ -52,6 +52,33 @@ public class AttentionTests
         }
     }
 
+    [Theory]
+    [InlineData(8, false)]    // written-out path
+    [InlineData(8, true)]
+    [InlineData(64, false)]   // the kernel (fp32 heads of 64)
+    public void GroupedKeyValueHeadsEqualRepeatingThem(int depth, bool withPaddingMask)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(4);
+        // 6 query heads over 2 key/value heads: query heads 0–2 read kv head 0, 3–5 kv head 1 (HF's repeat_kv).
+        var q = randn(2, 6, 5, depth, ScalarType.Float64);
+        var k = randn(2, 2, 5, depth, ScalarType.Float64);
+        var v = randn(2, 2, 5, depth, ScalarType.Float64);
+        var upstream = randn(2, 6, 5, depth, ScalarType.Float64);
+        Tensor? mask = withPaddingMask ? AttentionMask.Additive(tensor(new long[] { 1, 1, 0, 1, 1, 1, 1, 1, 1, 1 }, [2, 5]), 5, causal: true, ScalarType.Float64) : null;
+
+        var (grouped, groupedGrads) = Run(q, k, v, upstream, (a, b, c) => AttentionHeads.Attend(a, b, c, mask, causal: true));
+        var (repeated, repeatedGrads) = Run(q, k, v, upstream, (a, b, c) =>
+            AttentionHeads.Attend(a, b.repeat_interleave(3, dim: 1), c.repeat_interleave(3, dim: 1), mask, causal: true));
+
+        Assert.True(grouped.allclose(repeated, rtol: 1e-10, atol: 1e-10), "attention values");
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.True(groupedGrads[i].allclose(repeatedGrads[i], rtol: 1e-10, atol: 1e-10), $"gradient of input {i}");
+        }
+        Assert.Throws<ArgumentException>(() => AttentionHeads.Attend(q, randn(2, 4, 5, depth, ScalarType.Float64), randn(2, 4, 5, depth, ScalarType.Float64), null, causal: true));
+    }
+
     [Fact]
     public void BFloat16HeadsStayCloseToTheFloat32Result()
     {

@@ -5,8 +5,8 @@ namespace Microsoft.ML.Lora.Models.Llama;
 
 /// <summary>
 /// Grouped-query self-attention with rotary embeddings (HF LlamaAttention): q/k/v/o projections,
-/// key/value head j serves query heads j·n_rep … (j+1)·n_rep−1, attention through
-/// scaled_dot_product_attention.
+/// key/value head j serves query heads j·n_rep … (j+1)·n_rep−1 (<see cref="AttentionHeads.Attend"/> takes the
+/// key/value heads as they are, without repeating them).
 /// </summary>
 public sealed class LlamaAttention : nn.Module
 {
@@ -52,11 +52,6 @@ public sealed class LlamaAttention : nn.Module
         if (cache is not null)
         {
             (k, v) = cache.Append(k, v);
-        }
-        if (_kvHeads != _heads)
-        {
-            k = k.repeat_interleave(_heads / _kvHeads, dim: 1);
-            v = v.repeat_interleave(_heads / _kvHeads, dim: 1);
         }
         var attended = AttentionHeads.Attend(q, k, v, mask, causal: true, training ? _dropout : 0);
         return o_proj.forward(AttentionHeads.Merge(attended)).MoveToOuterDisposeScope();
