@@ -99,6 +99,30 @@ public class LlamaComponentTests
     }
 
     [Fact]
+    public void RmsNormGradientsMatchTheMeanOfSquaresFormula()
+    {
+        // The norm is computed through ‖x‖²/width; its gradients must equal those of HF's x·rsqrt(mean(x²)+ε)·w,
+        // here differentiated by autograd in float64, including a row of zeros.
+        using var norm = new RmsNorm(6, 1e-5);
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        using (no_grad())
+        {
+            norm.weight.copy_(rand(6).add(0.5));
+        }
+        var x = randn(3, 6);
+        x[1] = zeros(6);
+        var upstream = randn(3, 6);
+        var ours = x.clone().requires_grad_();
+        norm.forward(ours).backward([upstream]);
+        var reference = x.to(ScalarType.Float64).requires_grad_();
+        var weight = norm.weight.detach().to(ScalarType.Float64).requires_grad_();
+        (reference * (reference.pow(2).mean([-1], keepdim: true) + 1e-5).rsqrt() * weight).backward([upstream.to(ScalarType.Float64)]);
+        AssertClose(reference.grad!.data<double>().ToArray(), ours.grad!.data<float>().ToArray(), 1e-5);
+        AssertClose(weight.grad!.data<double>().ToArray(), norm.weight.grad!.data<float>().ToArray(), 1e-5);
+    }
+
+    [Fact]
     public void RmsNormComputesInFloat32SoHalfPrecisionDoesNotOverflow()
     {
         // 300² = 90000 exceeds float16's maximum (65504): squaring in float16 would give inf and zero outputs.
