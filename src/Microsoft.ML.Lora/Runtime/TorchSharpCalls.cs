@@ -4,8 +4,8 @@ namespace Microsoft.ML.Lora.Runtime;
 
 /// <summary>
 /// TorchSharp calls whose managed binding does not do what its signature says; each wrapper reaches the libtorch
-/// operation as documented, and a test (Runtime/TorchSharpCallsTests) pins the binding so that a TorchSharp upgrade
-/// that fixes it fails loudly instead of silently changing results.
+/// operation as documented, and a test (AttentionTests.BatchedAddProductsComputesInputPlusScaledProducts) pins the
+/// binding so that a TorchSharp upgrade that fixes it fails loudly instead of silently changing results.
 /// </summary>
 internal static class TorchSharpCalls
 {
