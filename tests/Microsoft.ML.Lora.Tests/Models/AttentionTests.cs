@@ -79,6 +79,42 @@ public class AttentionTests
         Assert.Throws<ArgumentException>(() => AttentionHeads.Attend(q, randn(2, 4, 5, depth, ScalarType.Float64), randn(2, 4, 5, depth, ScalarType.Float64), null, causal: true));
     }
 
+    [Theory]
+    [InlineData(37, 8)]     // blocks of 16, 16 and 5 positions
+    [InlineData(37, 64)]    // heads of 64 take the blocks too (fp32/fp64 kernels only beyond MaxBlockedPositions)
+    [InlineData(32, 8)]     // two whole blocks
+    [InlineData(16, 8)]     // one block: the unblocked products
+    public void CausalBlocksMatchTheKernelInValuesAndGradients(int positions, int depth)
+    {
+        using var scope = NewDisposeScope();
+        long blockBefore = AttentionHeads.CausalBlock;
+        try
+        {
+            AttentionHeads.CausalBlock = 16;
+            manual_seed(5);
+            // 4 query heads over 2 key/value heads; float64 against the kernel.
+            var q = randn(2, 4, positions, depth, ScalarType.Float64);
+            var k = randn(2, 2, positions, depth, ScalarType.Float64);
+            var v = randn(2, 2, positions, depth, ScalarType.Float64);
+            var upstream = randn(2, 4, positions, depth, ScalarType.Float64);
+
+            var (ours, oursGrads) = Run(q, k, v, upstream, (a, b, c) => AttentionHeads.Attend(a, b, c, null, causal: true));
+            var (reference, referenceGrads) = Run(q, k, v, upstream, (a, b, c) =>
+                nn.functional.scaled_dot_product_attention(a, b.repeat_interleave(2, dim: 1), c.repeat_interleave(2, dim: 1), is_casual: true));
+
+            // The scale goes to the product as a float (≈1e-8 relative); a wrong block or mask is off by O(1).
+            Assert.True(ours.allclose(reference, rtol: 1e-6, atol: 1e-7), $"attention values differ by {ours.sub(reference).abs().max().item<double>()}");
+            for (int i = 0; i < 3; i++)
+            {
+                Assert.True(oursGrads[i].allclose(referenceGrads[i], rtol: 1e-6, atol: 1e-7), $"gradient of input {i}");
+            }
+        }
+        finally
+        {
+            AttentionHeads.CausalBlock = blockBefore;
+        }
+    }
+
     [Fact]
     public void BFloat16HeadsStayCloseToTheFloat32Result()
     {

@@ -43,6 +43,31 @@ public class LinearCrossEntropyTests
     }
 
     [Fact]
+    public void ConfidentRowsKeepTheirSmallGradientsInBFloat16()
+    {
+        using var scope = NewDisposeScope();
+        var generator = new Generator(7);
+        // Hidden rows close to their target's weight row: p(target) ≈ 1, so ∂z[target] = w·(p − 1) is small and
+        // would drown in bf16 rounding if it were formed after rounding (the gradient is p·W − W[target]).
+        var weight = (randn([64, 16], generator: generator) * 0.5).to(ScalarType.BFloat16);
+        var targets = randint(0, 64, [32], generator: generator);
+        var hidden = (weight.index_select(0, targets).to(ScalarType.Float32) * 60 + randn([32, 16], generator: generator) * 0.05).to(ScalarType.BFloat16);
+        var mask = ones(32);
+        // The reference is autocast's: bf16 logits, fp32 cross-entropy, its gradient cast to bf16 for the product.
+        var (_, referenceHidden, _) = Reference(hidden, weight, targets, mask);
+        var expectedHidden = referenceHidden.to(ScalarType.Float32);
+
+        var h = hidden.detach().clone().requires_grad_(true);
+        LinearCrossEntropy.Loss(h, weight, targets, mask / 32).backward();
+
+        var actual = h.grad!.to(ScalarType.Float32);
+        double scale = expectedHidden.abs().max().item<float>();
+        double error = actual.sub(expectedHidden).abs().max().item<float>();
+        Assert.True(scale < 5e-3, $"the rows should be confident (largest gradient {scale})");
+        Assert.True(error <= 0.02 * scale, $"gradient off by {error} where the largest entry is {scale}");
+    }
+
+    [Fact]
     public void ManyBlocksOverALargeVocabularyAndFrozenWeight()
     {
         using var scope = NewDisposeScope();
