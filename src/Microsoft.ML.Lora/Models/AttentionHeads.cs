@@ -67,10 +67,8 @@ public static class AttentionHeads
     /// softmax(q·kᵀ/√d + mask)·v as batched products (Hugging Face's "eager" attention): the causal mask, when no
     /// additive mask is given, is scaled_dot_product_attention's (key j visible to query i when j ≤ i). The query heads
     /// that share a key/value head are stacked along the query axis, so each key/value head takes part in one product
-    /// and is never copied per query head (nor its gradient summed back). The scale and the mask ride on the first
-    /// product (baddbmm: mask + scale·q·kᵀ in one pass) instead of two more passes over the scores forward and two
-    /// backward (docs/performance.md). The softmax runs in fp32 inside the kernel for 16-bit scores and stores its
-    /// result in their dtype.
+    /// and is never copied per query head (nor its gradient summed back). Causal self-attention without a mask goes
+    /// through <see cref="AttendCausalBlocks"/>; the products themselves are <see cref="Products"/>.
     /// </summary>
     private static Tensor AttendExplicitly(Tensor q, Tensor k, Tensor v, Tensor? additiveMask, bool causal, double dropout)
     {
@@ -126,7 +124,8 @@ public static class AttentionHeads
     /// <summary>
     /// softmax(bias + q·kᵀ/√d)·v for stacked queries [n, rows, d], transposed keys [n, d, keys] and values [n, keys, d].
     /// The scale and the mask ride on the first product (baddbmm: mask + scale·q·kᵀ in one pass) instead of two more
-    /// passes over the scores forward and two backward (docs/performance.md).
+    /// passes over the scores forward and two backward (docs/performance.md). The softmax runs in fp32 inside the
+    /// kernel for 16-bit scores and stores its result in their dtype.
     /// </summary>
     private static Tensor Products(Tensor queries, Tensor keysTransposed, Tensor values, Tensor? bias, double dropout)
     {
@@ -172,7 +171,8 @@ public static class AttentionHeads
         return result;
     }
 
-    private const int MaxCachedBiases = 16;
+    // Self-attention over up to 64 blocks (4,096 positions) keeps every block's mask; a cache that size holds a few MB.
+    private const int MaxCachedBiases = 64;
 
     [ThreadStatic]
     private static Dictionary<(long, long, long, long, ScalarType, DeviceType, int), Tensor>? _causalBiases;
