@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace BuildTools;
 
 /// <summary>
@@ -72,23 +70,13 @@ internal static class TorchSharpLoadFix
 
     private static bool RunTool(string tool, string arguments, string why)
     {
-        try
+        if (NativeTools.Run(tool, arguments, out var error))
         {
-            var info = new ProcessStartInfo(tool, arguments) { UseShellExecute = false, RedirectStandardError = true };
-            using var process = Process.Start(info)!;
-            var stderr = process.StandardError.ReadToEnd();
-            process.WaitForExit();
-            if (process.ExitCode != 0)
-            {
-                Console.Error.WriteLine($"error: {tool} {arguments} failed ({process.ExitCode}): {stderr}");
-                return false;
-            }
             return true;
         }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            Console.Error.WriteLine($"error: '{tool}' was not found. The system libstdc++ lacks GLIBCXX_3.4.32, which TorchSharp 0.107 needs. {why} {Install}");
-            return false;
-        }
+        Console.Error.WriteLine(NativeTools.IsMissing(error)
+            ? $"error: '{tool}' was not found. The system libstdc++ lacks GLIBCXX_3.4.32, which TorchSharp 0.107 needs. {why} {Install}"
+            : $"error: {error}");
+        return false;
     }
 }
