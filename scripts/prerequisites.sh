@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the build needs beyond the .NET 10 SDK. TorchSharp 0.107's native library needs
 # GLIBCXX_3.4.32; on older systems (Debian 12, Ubuntu 22.04) the build patches a copy of it, which needs
-# g++ and patchelf (see build/TorchSharpNative.targets). Nothing is installed where it is not needed.
+# g++ and patchelf (see build/TorchSharpNative.targets). On x86-64 Linux the build also compiles a small library
+# that lets libtorch's MKL use its optimised kernels on non-Intel CPUs (build/mkl_cpu_dispatch.cpp), which needs g++.
+# Nothing is installed where it is not needed.
 set -euo pipefail
 
 if ! command -v dotnet >/dev/null 2>&1; then
@@ -16,13 +18,15 @@ if [ "$(uname -s)" = Linux ] && [ -n "$libstdcxx" ] && ! grep -q GLIBCXX_3.4.32 
 fi
 
 missing=()
-if $needs_shim; then
+if $needs_shim || { [ "$(uname -s)" = Linux ] && [ "$(uname -m)" = x86_64 ]; }; then
   command -v g++ >/dev/null 2>&1 || missing+=(g++)
+fi
+if $needs_shim; then
   command -v patchelf >/dev/null 2>&1 || missing+=(patchelf)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing ${missing[*]} (needed to make TorchSharp load with this libstdc++)"
+  echo "installing ${missing[*]} (needed to build TorchSharp's native helpers, see build/TorchSharpNative.targets)"
   sudo_cmd=""
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
