@@ -19,7 +19,7 @@ internal static class MklCpuDispatchLibrary
         if (!File.Exists(built) || File.GetLastWriteTimeUtc(built) < File.GetLastWriteTimeUtc(source))
         {
             Directory.CreateDirectory(cacheDir);
-            var temp = built + ".tmp";
+            var temp = $"{built}.{Environment.ProcessId}.tmp";   // projects building in parallel each compile their own
             if (!NativeTools.Run("g++", $"-shared -fPIC -O2 -o \"{temp}\" \"{source}\"", out var error))
             {
                 Console.WriteLine($"note: {FileName} not built ({error}); MKL keeps its generic kernels on non-Intel CPUs.");
