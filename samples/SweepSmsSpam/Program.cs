@@ -9,6 +9,7 @@ using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Lora.Checkpoints;
 using Microsoft.ML.Lora.MLNet;
+using Microsoft.ML.Lora.Plotting;
 using Microsoft.ML.Lora.Sweeps;
 using Microsoft.ML.Lora.Training;
 using QuickStart;
@@ -77,6 +78,7 @@ return 0;
     Console.WriteLine($"{strategy} finished in {clock.Elapsed.TotalSeconds:F0} s");
     Console.Write(SweepTable.Format(result.Run));
     result.WriteReport(folder);
+    SweepPlot.WriteInto(folder, result.Run);
     var zip = Path.Combine(folder, SweepOutputFiles.BestModel);
     result.SaveBestModel(zip, train.Schema);
 

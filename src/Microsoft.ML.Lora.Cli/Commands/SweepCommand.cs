@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Microsoft.ML.Lora.MLNet;
+using Microsoft.ML.Lora.Plotting;
 using Microsoft.ML.Lora.Sweeps;
 using Microsoft.ML.Lora.Training;
 using Spectre.Console;
@@ -72,6 +73,7 @@ internal static class SweepCommand
             using var result = RunWithProgress(experiment, train, validation, preprocessing);
             Console.Write(SweepTable.Format(result.Run));
             result.WriteReport(folder);
+            SweepPlot.WriteInto(folder, result.Run);
             Report(ml, result, folder, train.Schema);
             return 0;
         });

@@ -58,7 +58,8 @@ public sealed class LoraSweepResult : IDisposable
 
     /// <summary>
     /// Writes the sweep's files into <paramref name="folder"/>: the table as <see cref="SweepOutputFiles.Csv"/>,
-    /// the evaluations as <see cref="SweepOutputFiles.Json"/> and the plot as <see cref="SweepOutputFiles.Plot"/>. The best model is saved by <see cref="SaveBestModel"/>.
+    /// and the evaluations as <see cref="SweepOutputFiles.Json"/> (the plot, <see cref="SweepOutputFiles.Plot"/>, comes from the
+    /// Microsoft.ML.Lora.Plotting package's <c>SweepPlot.WriteInto</c>). The best model is saved by <see cref="SaveBestModel"/>.
     /// </summary>
     public void WriteReport(string folder) => SweepOutputFiles.Write(folder, Run);
 

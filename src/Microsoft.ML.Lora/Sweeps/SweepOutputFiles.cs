@@ -9,13 +9,13 @@ public static class SweepOutputFiles
     /// <summary>The evaluations as JSON: also the results file a sweep resumes from.</summary>
     public const string Json = "sweep-results.json";
 
-    /// <summary>Metric vs r for each α/r, and metric vs cost.</summary>
+    /// <summary>Metric vs r for each α/r, and metric vs cost (written by the Microsoft.ML.Lora.Plotting package).</summary>
     public const string Plot = "sweep-plot.png";
 
     /// <summary>The best trial's model, an ML.NET model zip.</summary>
     public const string BestModel = "best-model.zip";
 
-    /// <summary>Writes the CSV, the JSON and (when any trial finished) the plot into <paramref name="folder"/>.</summary>
+    /// <summary>Writes the CSV and the JSON into <paramref name="folder"/> (the plot is Microsoft.ML.Lora.Plotting's <c>SweepPlot.WriteInto</c>).</summary>
     public static void Write(string folder, SweepRunResult result)
     {
         ArgumentNullException.ThrowIfNull(folder);
@@ -24,9 +24,5 @@ public static class SweepOutputFiles
         var json = Path.Combine(folder, Json);
         SweepResultsFile.Write(json, result);
         SweepTable.WriteCsv(Path.Combine(folder, Csv), result);
-        if (result.Evaluations.Count > 0)
-        {
-            SweepPlot.WritePng(Path.Combine(folder, Plot), result);
-        }
     }
 }

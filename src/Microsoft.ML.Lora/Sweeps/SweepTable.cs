@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using CsvHelper;
 
 namespace Microsoft.ML.Lora.Sweeps;
 
@@ -27,35 +26,33 @@ public static class SweepTable
         return text.ToString();
     }
 
-    /// <summary>Writes every evaluation as CSV (with each reported metric in its own column).</summary>
+    /// <summary>Writes every evaluation as CSV (RFC 4180; with each reported metric in its own column).</summary>
     public static void WriteCsv(string path, SweepRunResult result)
     {
         ArgumentNullException.ThrowIfNull(result);
         var metricNames = result.Evaluations.SelectMany(e => e.Metrics.Keys).Distinct().Order(StringComparer.Ordinal).ToArray();
-        using var csv = CsvWriter.ToFile(path, CsvWriterOptions.Default, FileOptions.None);
-        foreach (var header in Headers.Take(Headers.Length - 4).Append("objective").Concat(metricNames).Concat(Headers.TakeLast(3)))
-        {
-            csv.WriteField(header);
-        }
-        csv.EndRecord();
+        using var csv = new StreamWriter(path, append: false, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
+        WriteRecord(csv, Headers.Take(Headers.Length - 4).Append("objective").Concat(metricNames).Concat(Headers.TakeLast(3)));
         foreach (var e in result.Evaluations)
         {
-            var cells = Cells(e, best: false);
-            foreach (var cell in cells.Take(Headers.Length - 4))
-            {
-                csv.WriteField(cell);
-            }
-            csv.WriteField(Number(e.Metric));
-            foreach (var name in metricNames)
-            {
-                csv.WriteField(e.Metrics.TryGetValue(name, out var value) ? Number(value) : "");
-            }
-            csv.WriteField(e.Steps.ToString(CultureInfo.InvariantCulture));
-            csv.WriteField(e.StepsSpent.ToString(CultureInfo.InvariantCulture));
-            csv.WriteField(e.Seconds.ToString("F3", CultureInfo.InvariantCulture));
-            csv.EndRecord();
+            WriteRecord(csv, Cells(e, best: false).Take(Headers.Length - 4)
+                .Append(Number(e.Metric))
+                .Concat(metricNames.Select(name => e.Metrics.TryGetValue(name, out var value) ? Number(value) : ""))
+                .Append(e.Steps.ToString(CultureInfo.InvariantCulture))
+                .Append(e.StepsSpent.ToString(CultureInfo.InvariantCulture))
+                .Append(e.Seconds.ToString("F3", CultureInfo.InvariantCulture)));
         }
     }
+
+    private static void WriteRecord(TextWriter writer, IEnumerable<string> fields)
+    {
+        writer.Write(string.Join(',', fields.Select(Quote)));
+        writer.Write("\r\n");
+    }
+
+    /// <summary>A field in quotes (inner quotes doubled) when it holds a comma, a quote or a line break.</summary>
+    private static string Quote(string field) =>
+        field.AsSpan().IndexOfAny(",\"\r\n") < 0 ? field : "\"" + field.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
     private static string[] Cells(SweepTrialRecord e, bool best)
     {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using CsvHelper;
+using Microsoft.ML.Lora.Plotting;
 using Microsoft.ML.Lora.Sweeps;
 
 namespace Microsoft.ML.Lora.Tests.Sweeps;

@@ -1,7 +1,8 @@
 using System.Globalization;
+using Microsoft.ML.Lora.Sweeps;
 using ScottPlot;
 
-namespace Microsoft.ML.Lora.Sweeps;
+namespace Microsoft.ML.Lora.Plotting;
 
 /// <summary>
 /// The sweep's picture, rendered with ScottPlot (headless, through SkiaSharp): on the left the metric against
@@ -10,6 +11,17 @@ namespace Microsoft.ML.Lora.Sweeps;
 /// </summary>
 public static class SweepPlot
 {
+    /// <summary>Writes the plot as <see cref="SweepOutputFiles.Plot"/> into a sweep's output folder, when any trial finished.</summary>
+    public static void WriteInto(string folder, SweepRunResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        if (result.Evaluations.Count > 0)
+        {
+            Directory.CreateDirectory(folder);
+            WritePng(Path.Combine(folder, SweepOutputFiles.Plot), result);
+        }
+    }
+
     /// <summary>Writes the two-panel PNG.</summary>
     public static void WritePng(string path, SweepRunResult result, int width = 1400, int height = 560)
     {
