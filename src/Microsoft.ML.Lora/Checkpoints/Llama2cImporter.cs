@@ -27,6 +27,7 @@ public static class Llama2cImporter
     /// <exception cref="Llama2cFormatException">The header is implausible or the file size does not match it.</exception>
     public static (LlamaConfig Config, Dictionary<string, Tensor> Weights) Read(string checkpointPath)
     {
+        Runtime.TorchDevices.EnsureInitialized();
         var path = ExistingFile(checkpointPath);
         long fileLength = new FileInfo(path).Length;
         var header = ReadHeader(path, fileLength);

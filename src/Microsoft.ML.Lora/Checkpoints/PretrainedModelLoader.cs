@@ -35,8 +35,10 @@ public static class PretrainedModelLoader
     /// <exception cref="UnsupportedCheckpointFormatException">The folder holds only pickle weights.</exception>
     /// <exception cref="SafetensorsFormatException">A weights file is malformed or a shard is missing.</exception>
     /// <exception cref="CheckpointMismatchException">The weights do not fit the model (missing, unexpected or misshapen tensors).</exception>
+    /// <exception cref="Runtime.NativeBackendUnavailableException">TorchSharp's native library cannot be loaded here.</exception>
     public static PretrainedModel Load(string folder, ScalarType? dtype = null, Device? device = null)
     {
+        Runtime.TorchDevices.EnsureInitialized();
         var configPath = Path.Combine(Path.GetFullPath(folder), HfConfigFile.FileName);
         var config = HfConfigFile.Read(configPath);
         var weightsDtype = HfConfigFile.WeightsDtype(config, dtype, configPath);

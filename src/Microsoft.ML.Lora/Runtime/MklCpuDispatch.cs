@@ -15,7 +15,7 @@ namespace Microsoft.ML.Lora.Runtime;
 /// </summary>
 internal static partial class MklCpuDispatch
 {
-    /// <summary>The library's file name (next to this assembly; see build/TorchSharpNative.targets).</summary>
+    /// <summary>The library's file name (beside this assembly in this repository's builds, under runtimes/linux-x64/native/ from the package).</summary>
     public const string LibraryFileName = "libmllora_mkl_cpu_dispatch.so";
 
     /// <summary>The environment variable that turns the dispatch change off when set to 0.</summary>
@@ -36,9 +36,8 @@ internal static partial class MklCpuDispatch
         {
             return;
         }
-        var directory = Path.GetDirectoryName(typeof(MklCpuDispatch).Assembly.Location);
-        var path = Path.Combine(string.IsNullOrEmpty(directory) ? AppContext.BaseDirectory : directory, LibraryFileName);
-        if (!File.Exists(path))
+        var path = NativeLibraryFiles.Find(LibraryFileName);
+        if (path is null)
         {
             return;
         }

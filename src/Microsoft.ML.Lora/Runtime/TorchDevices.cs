@@ -10,6 +10,7 @@ namespace Microsoft.ML.Lora.Runtime;
 /// </summary>
 public static class TorchDevices
 {
+    private static readonly object Gate = new();
     private static int _threadsConfigured;
 
     /// <summary>
@@ -47,17 +48,38 @@ public static class TorchDevices
 
     /// <summary>
     /// Loads the native library once and sets intra-op threads to the number of cores
-    /// (TorchSharp's default can oversubscribe small machines).
+    /// (TorchSharp's default can oversubscribe small machines). When the native library cannot be loaded, throws
+    /// <see cref="NativeBackendUnavailableException"/> with the loader's real reason (a missing GLIBCXX_3.4.32, say).
     /// </summary>
     public static void EnsureInitialized()
     {
-        if (Interlocked.Exchange(ref _threadsConfigured, 1) == 0)
+        if (Volatile.Read(ref _threadsConfigured) == 1)
         {
-            InitializeDeviceType(DeviceType.CPU);
+            return;
+        }
+        lock (Gate)
+        {
+            if (_threadsConfigured == 1)
+            {
+                return;
+            }
+            if (NativeBackendDiagnosis.ProbeBeforeLoad() is { } unavailable)
+            {
+                throw unavailable;
+            }
+            try
+            {
+                InitializeDeviceType(DeviceType.CPU);
+            }
+            catch (Exception e) when (e is NotSupportedException or DllNotFoundException or TypeInitializationException or InvalidOperationException)
+            {
+                throw NativeBackendDiagnosis.Explain(e);
+            }
             var threads = Environment.GetEnvironmentVariable("LORA_NUM_THREADS") is { } s && int.TryParse(s, out var n) && n > 0
                 ? n
                 : Environment.ProcessorCount;
             set_num_threads(threads);
+            Volatile.Write(ref _threadsConfigured, 1);
         }
     }
 }
