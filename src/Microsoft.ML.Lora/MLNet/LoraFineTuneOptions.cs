@@ -167,6 +167,13 @@ public sealed class LoraFineTuneOptions
     /// <summary>Progress reports (epoch, step, loss, tokens/s, validation metrics), besides MLContext.Log.</summary>
     public IProgress<FineTuningProgress>? Progress { get; set; }
 
+    /// <summary>
+    /// When no <see cref="Progress"/> is set, <c>Fit</c> writes a progress line to standard error every few seconds
+    /// and after each epoch (see <see cref="ConsoleProgress"/>). Set false for silence; MLContext.Log gets every line
+    /// either way.
+    /// </summary>
+    public bool ShowProgress { get; set; } = true;
+
     /// <summary>The LoRA configuration these options describe.</summary>
     public LoraConfig ToLoraConfig() => new()
     {

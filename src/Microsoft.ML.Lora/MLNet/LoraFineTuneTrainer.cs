@@ -134,14 +134,15 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
             var train = Encode(rows, encoder);
             var valid = validRows is null ? null : Encode(validRows, encoder);
             ch.Info($"Training {Options.Task} on {train.Count} rows ({baseModel.Model.Config.ModelType}, r={loraConfig.Rank}, alpha={loraConfig.Alpha}, targets {string.Join(",", loraConfig.TargetModules ?? [])}).");
+            var progress = Options.Progress ?? (Options.ShowProgress ? new ConsoleProgress() : null);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             var loop = new FineTuningLoop(baseModel.Model, TaskObjective.For(Options.Task), settings, baseModel.Tokenizer.PadId, device)
             {
                 ThrowIfCancelled = _host.CheckAlive,
                 Progress = p =>
                 {
-                    ch.Info($"epoch {p.Epoch} step {p.Step}/{p.TotalSteps} loss {p.Loss:F4} {p.TokensPerSecond:F0} tok/s" +
-                        (p.ValidationLoss is { } vl ? $" valid loss {vl:F4}" : "") + (p.ValidationAccuracy is { } va ? $" valid acc {va:P2}" : ""));
-                    Options.Progress?.Report(p);
+                    ch.Info(ConsoleProgress.Format(p, clock.Elapsed));
+                    progress?.Report(p);
                 },
                 Checkpoints = Options.CheckpointDirectory is { } dir ? new AdapterCheckpointDirectory(dir, Options.ResumeFromCheckpoint) : null,
                 CheckpointInterval = Options.CheckpointInterval,

@@ -54,6 +54,7 @@ internal sealed class MlNetTrialRunner(LoraFineTuneOptions baseOptions, LoraBase
         options.EarlyStoppingPatience = null;
         options.CheckpointDirectory = null;
         options.Progress = null;
+        options.ShowProgress = false;   // the sweep reports its own progress
         return options;
     }
 

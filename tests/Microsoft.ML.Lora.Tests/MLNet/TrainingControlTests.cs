@@ -50,6 +50,51 @@ public sealed class TrainingControlTests : IDisposable
     }
 
     [Fact]
+    public void WithoutACallbackFitShowsProgressOnStandardErrorUnlessTurnedOff()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(SentimentRows.Binary(32, 1));
+        var error = Console.Error;
+        using var shown = new StringWriter();
+        using var silent = new StringWriter();
+        try
+        {
+            Console.SetError(shown);
+            using (ml.BinaryClassification.Trainers.LoraFineTune(Options()).Fit(data)) { }
+            Console.SetError(silent);
+            var quiet = Options();
+            quiet.ShowProgress = false;
+            using (ml.BinaryClassification.Trainers.LoraFineTune(quiet).Fit(data)) { }
+        }
+        finally
+        {
+            Console.SetError(error);
+        }
+        var lines = shown.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains(lines, l => l.StartsWith("[lora", StringComparison.Ordinal) && l.Contains("step 1/8", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("step 8/8", StringComparison.Ordinal));
+        Assert.Equal("", silent.ToString());
+    }
+
+    [Fact]
+    public void ConsoleProgressWritesTheFirstAndLastStepAndValidationsButThrottlesTheRest()
+    {
+        using var writer = new StringWriter();
+        var progress = new ConsoleProgress(writer, TimeSpan.FromHours(1));
+        for (int step = 1; step <= 10; step++)
+        {
+            progress.Report(new FineTuningProgress(1, step, 10, 0.5, 100));
+        }
+        progress.Report(new FineTuningProgress(1, 10, 10, 0.5, 0, ValidationLoss: 0.25, ValidationAccuracy: 0.9));
+
+        var lines = writer.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, lines.Length);
+        Assert.Contains("step 1/10 loss 0.5000 100 tok/s", lines[0]);
+        Assert.Contains("step 10/10", lines[1]);
+        Assert.Contains("valid loss 0.2500 valid acc 90.00", lines[2]);
+    }
+
+    [Fact]
     public void CancelExecutionStopsWithinAStepAndLeavesNoPartialCheckpoint()
     {
         var ml = new MLContext(seed: 1);
