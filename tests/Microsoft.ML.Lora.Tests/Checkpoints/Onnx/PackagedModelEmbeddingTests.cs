@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
 using Microsoft.ML.Lora.Checkpoints;
 using Microsoft.ML.Lora.Checkpoints.Packages;
 using Microsoft.ML.Lora.Tests.Cli;
@@ -90,18 +89,8 @@ public class PackagedModelEmbeddingTests
         Assert.Contains("NU1102", error.Message, StringComparison.Ordinal);
     }
 
-    private static float[][] Embed(string model, params string[] options)
-    {
-        var args = new List<string> { "embed", "--model", model, "--json" };
-        foreach (var sentence in PackagedModels.Sentences)
-        {
-            args.AddRange(["--text", sentence]);
-        }
-        var (code, output, error) = CliRunner.Run([.. args, .. options]);
-        Assert.True(code == 0, error);
-        using var document = JsonDocument.Parse(output);
-        return [.. document.RootElement.GetProperty("embeddings").EnumerateArray().Select(v => v.EnumerateArray().Select(x => x.GetSingle()).ToArray())];
-    }
+    private static float[][] Embed(string model, params string[] options) =>
+        SentenceEmbeddingTransformTests.EmbedWithCli(model, PackagedModels.Sentences, options);
 
     private static void AssertClose(float[][] expected, float[][] actual, double tolerance)
     {

@@ -81,9 +81,10 @@ public class SentenceEmbeddingTransformTests
         Assert.All(fromZip, v => Assert.Equal(1, Math.Sqrt(v.Sum(x => (double)x * x)), 5));
     }
 
-    private static float[][] EmbedWithCli(string model, string[] texts)
+    /// <summary>Runs <c>mllora embed --json</c> in-process and parses its vectors.</summary>
+    internal static float[][] EmbedWithCli(string model, IEnumerable<string> texts, params string[] options)
     {
-        var (code, output, error) = CliRunner.Run(["embed", "--model", model, "--json", .. texts.SelectMany(t => new[] { "--text", t })]);
+        var (code, output, error) = CliRunner.Run(["embed", "--model", model, "--json", .. texts.SelectMany(t => new[] { "--text", t }), .. options]);
         Assert.True(code == 0, error);
         using var document = JsonDocument.Parse(output);
         return [.. document.RootElement.GetProperty("embeddings").EnumerateArray().Select(v => v.EnumerateArray().Select(x => x.GetSingle()).ToArray())];
