@@ -32,7 +32,7 @@ public static class SentenceEmbeddingCatalog
 /// <summary>What a sentence-embedding transform reads, writes and how it pools (saved in the model zip).</summary>
 internal sealed record SentenceEmbeddingSettings(string ModelPath, string InputColumn, string OutputColumn, SentencePooling? Pooling, bool? Normalize)
 {
-    public SentenceEmbeddingOptions Options => new() { Pooling = Pooling, Normalize = Normalize };
+    public SentenceEmbeddingOptions ToOptions() => new() { Pooling = Pooling, Normalize = Normalize };
 }
 
 /// <summary>The estimator of <see cref="SentenceEmbeddingCatalog.LoraSentenceEmbedding"/>: Fit opens the model (nothing is trained).</summary>

@@ -70,7 +70,7 @@ public sealed class SentenceEmbeddingTransformer : ITransformer, ICanSaveModel, 
     internal float[][] Embed(IReadOnlyList<string> texts)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return texts.Count == 0 ? [] : _embedder.Embed(texts, Settings.Options);
+        return texts.Count == 0 ? [] : _embedder.Embed(texts, Settings.ToOptions());
     }
 
     internal static void CheckInput(DataViewSchema schema, string column)

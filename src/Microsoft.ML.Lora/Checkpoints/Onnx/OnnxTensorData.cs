@@ -62,9 +62,9 @@ internal static class OnnxTensorData
         var raw = tensor.RawData.Span;
         Tensor result = (DataType)tensor.DataType switch
         {
-            DataType.Float when raw.Length > 0 => tensor_from(MemoryMarshal.Cast<byte, float>(raw).ToArray(), shape),
-            DataType.Float => tensor_from([.. tensor.FloatData], shape),
-            DataType.Float16 or DataType.Double => tensor_from([.. Floats(tensor, source).Select(v => (float)v)], shape),
+            DataType.Float when raw.Length > 0 => FloatTensor(MemoryMarshal.Cast<byte, float>(raw).ToArray(), shape),
+            DataType.Float => FloatTensor([.. tensor.FloatData], shape),
+            DataType.Float16 or DataType.Double => FloatTensor([.. Floats(tensor, source).Select(v => (float)v)], shape),
             _ => throw Unsupported(tensor, source, "floating-point weights"),
         };
         if (result.numel() != count)
@@ -75,7 +75,7 @@ internal static class OnnxTensorData
         return result;
     }
 
-    private static Tensor tensor_from(float[] values, long[] shape)
+    private static Tensor FloatTensor(float[] values, long[] shape)
     {
         long count = shape.Aggregate(1L, (a, d) => a * d);
         return values.LongLength == count ? tensor(values, shape, ScalarType.Float32) : tensor(values, ScalarType.Float32);
