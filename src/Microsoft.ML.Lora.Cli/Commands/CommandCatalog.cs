@@ -13,6 +13,8 @@ internal static class CommandCatalog
         EvalCommand.Create(),
         InspectCommand.Create(),
         ConvertCommand.Create(),
+        ModelsCommand.Create(),
+        EmbedCommand.Create(),
         GenerateCommand.Create(),
         LogitsCommand.Create(),
         MergeCommand.Create(),

@@ -28,7 +28,7 @@ internal static class WordPieceReaders
         {
             throw new InvalidTokenizerException(source, "the vocabulary is empty.");
         }
-        var lowercase = settings.DoLowerCase ?? !tokens.Any(t => !(t.StartsWith('[') && t.EndsWith(']')) && t.Any(char.IsAsciiLetterUpper));
+        var lowercase = settings.DoLowerCase ?? IsUncasedVocabulary(tokens);
         var normalizer = new BertTextNormalizer(
             CleanText: true,
             HandleChineseChars: settings.TokenizeChineseChars ?? true,
@@ -37,6 +37,13 @@ internal static class WordPieceReaders
         var unknown = settings.Token("unk_token")?.Value ?? "[UNK]";
         return new WordPieceDefinition(source, tokens, unknown, "##", DefaultMaxInputCharsPerWord, normalizer, settings.AddedTokens, Template: null);
     }
+
+    /// <summary>
+    /// Whether a vocabulary is uncased: no ASCII upper-case letter outside [BRACKETED] special tokens
+    /// (uncased vocabularies keep a few upper-case symbols such as ℝ, so only ASCII letters count).
+    /// </summary>
+    public static bool IsUncasedVocabulary(IEnumerable<string> tokens) =>
+        !tokens.Any(t => !(t.StartsWith('[') && t.EndsWith(']')) && t.Any(char.IsAsciiLetterUpper));
 
     /// <summary>A tokenizer.json with a WordPiece model, a BertNormalizer and a BertPreTokenizer.</summary>
     public static WordPieceDefinition FromTokenizerJson(JsonElement root, string source)

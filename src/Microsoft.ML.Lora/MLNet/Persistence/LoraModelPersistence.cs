@@ -12,9 +12,10 @@ using Microsoft.ML.Runtime;
 namespace Microsoft.ML.Lora.MLNet;
 
 /// <summary>
-/// ML.NET persistence of <see cref="LoraFineTuneTransformer"/> — the only code that uses ML.NET's internal
-/// model-saving API (compiled against a publicized Microsoft.ML.Core, see build/MlNetInternals.targets, and
-/// allowed at run time by IgnoresAccessChecksTo). Entries written under the transformer's folder in the zip:
+/// ML.NET persistence of <see cref="LoraFineTuneTransformer"/> — with the sentence-embedding transform's
+/// (Embeddings/SentenceEmbeddingTransformer.cs), the only code that uses ML.NET's internal model-saving API
+/// (compiled against a publicized Microsoft.ML.Core, see build/MlNetInternals.targets, and allowed at run time by
+/// IgnoresAccessChecksTo). Entries written under the transformer's folder in the zip:
 /// the model stream (a JSON <see cref="LoraModelManifest"/>), <c>Adapter.safetensors</c> (trainable LoRA and
 /// head weights, float32, our in-memory names), <c>Tokenizer.&lt;file&gt;</c>, and with an embedded base
 /// <c>Base.config.json</c> + <c>Base.model.safetensors</c>.
