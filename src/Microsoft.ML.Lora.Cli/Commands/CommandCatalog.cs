@@ -14,6 +14,7 @@ internal static class CommandCatalog
         InspectCommand.Create(),
         ConvertCommand.Create(),
         GenerateCommand.Create(),
+        ChatCommand.Create(),
         LogitsCommand.Create(),
         MergeCommand.Create(),
         PeftCommand.Create(),
