@@ -39,7 +39,7 @@ public sealed class LoraChatClient : IChatClient
     /// <inheritdoc />
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var conversation = Conversation(messages, options);
+        var conversation = ToConversation(messages, options);
         var generation = Generation(options);
         var reply = await Task.Run(() => Model.Reply(conversation, generation, cancellationToken: cancellationToken), cancellationToken).ConfigureAwait(false);
         return new ChatResponse(new ChatMessage(ChatRole.Assistant, reply.Text))
@@ -55,7 +55,7 @@ public sealed class LoraChatClient : IChatClient
     /// <inheritdoc />
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var conversation = Conversation(messages, options);
+        var conversation = ToConversation(messages, options);
         var generation = Generation(options);
         var pieces = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -116,8 +116,8 @@ public sealed class LoraChatClient : IChatClient
         }
     }
 
-    /// <summary>The request as template messages: Instructions first as a system message (joined to a leading one).</summary>
-    internal static List<ConversationMessage> Conversation(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    /// <summary>A request as the messages the chat template renders: Instructions first as a system message (joined to a leading one).</summary>
+    public static List<ConversationMessage> ToConversation(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var conversation = messages.Select(m => new ConversationMessage(m.Role.Value, m.Text)).ToList();
