@@ -75,6 +75,8 @@ public sealed class LoraChatClient : IChatClient
         {
             await foreach (var piece in pieces.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
+                // Pieces already buffered are not delivered once the caller has cancelled.
+                cancellationToken.ThrowIfCancellationRequested();
                 yield return new ChatResponseUpdate(ChatRole.Assistant, piece) { ResponseId = responseId, MessageId = messageId, ModelId = Model.ModelId, CreatedAt = DateTimeOffset.UtcNow };
             }
             var reply = await producer.ConfigureAwait(false);
