@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Uses the packages as a user would, from outside the repository: packs Microsoft.ML.Lora, Microsoft.ML.Lora.Plotting
-# and the mllora tool into a temporary feed under a fresh version, then
+# Uses the packages as a user would, from outside the repository: packs Microsoft.ML.Lora, Microsoft.ML.Lora.Plotting,
+# Microsoft.ML.Lora.Chat and the mllora tool into a temporary feed under a fresh version, then
 #   1. a new console app (dotnet new console + dotnet add package) fine-tunes stories260K on 200 SMS messages for one
 #      epoch, saves, loads in a fresh MLContext and predicts (tests/package/Program.cs);
 #   2. the same app built with MlLoraPatchTorchSharp=false must fail with the library's typed error naming
@@ -22,7 +22,7 @@ trap cleanup EXIT
 step() { echo "== package test: $*"; }
 
 step "pack $version"
-for project in src/Microsoft.ML.Lora src/Microsoft.ML.Lora.Plotting src/Microsoft.ML.Lora.Cli; do
+for project in src/Microsoft.ML.Lora src/Microsoft.ML.Lora.Plotting src/Microsoft.ML.Lora.Chat src/Microsoft.ML.Lora.Cli; do
   dotnet pack "$project" -c Release -o "$work/feed" -p:Version="$version" -nologo -v q
 done
 ls "$work/feed"
@@ -46,8 +46,8 @@ cp "$repo/tests/package/Program.cs" Program.cs
 dotnet build -c Release -nologo -v q
 dotnet run -c Release --no-build -- "$shared" "$work/run" | tee "$work/app.log"
 grep -q '^predicted ' "$work/app.log" || { echo "error: the app printed no prediction" >&2; exit 1; }
-if grep -rq "Microsoft.ML.Lora.Plotting\|ScottPlot\|CsvHelper" obj/project.assets.json; then
-  echo "error: the core package pulls plotting or CSV libraries" >&2; exit 1
+if grep -rq "Microsoft.ML.Lora.Plotting\|ScottPlot\|CsvHelper\|Microsoft.Extensions.AI" obj/project.assets.json; then
+  echo "error: the core package pulls plotting, CSV or AI-abstraction libraries" >&2; exit 1
 fi
 
 step "the same app without the native fix"

@@ -16,6 +16,7 @@ internal static class CommandCatalog
         ModelsCommand.Create(),
         EmbedCommand.Create(),
         GenerateCommand.Create(),
+        ChatCommand.Create(),
         LogitsCommand.Create(),
         MergeCommand.Create(),
         PeftCommand.Create(),

@@ -20,6 +20,8 @@ internal sealed class FineTuneArguments
     public Option<string?> Text2Column { get; } = new("--text2-column") { Description = "Second text column (sentence pairs)" };
     public Option<string?> PromptColumn { get; } = new("--prompt-column") { Description = "Prompt column (causal-lm instruction tuning)" };
     public Option<string?> ResponseColumn { get; } = new("--response-column") { Description = "Response column (causal-lm instruction tuning)" };
+    public Option<string?> MessagesColumn { get; } = new("--messages-column") { Description = "Conversation column, JSON [{\"role\", \"content\"}, ...] (causal-lm chat fine-tuning; loss on assistant turns)" };
+    public Option<string?> ChatTemplate { get; } = new("--chat-template") { Description = "With --messages-column: built-in template (chatml, llama2, llama3, mistral, gemma, plain); default: the model's own" };
     public Option<string?> PositiveLabel { get; } = new("--positive-label") { Description = "Binary: the label value of the positive class (default: 1/true/yes/positive/spam)" };
     public Option<int> Rank { get; } = new("--rank") { Description = "LoRA rank r", DefaultValueFactory = _ => 8 };
     public Option<double> Alpha { get; } = new("--alpha") { Description = "LoRA alpha", DefaultValueFactory = _ => 16 };
@@ -33,7 +35,7 @@ internal sealed class FineTuneArguments
 
     public IEnumerable<Option> All() =>
     [
-        Task, Model, Data, Valid, TextColumn, LabelColumn, Text2Column, PromptColumn, ResponseColumn, PositiveLabel,
+        Task, Model, Data, Valid, TextColumn, LabelColumn, Text2Column, PromptColumn, ResponseColumn, MessagesColumn, ChatTemplate, PositiveLabel,
         Rank, Alpha, Targets, Epochs, BatchSize, LearningRate, Precision, Seed, MaxLength,
     ];
 
@@ -58,6 +60,8 @@ internal sealed class FineTuneArguments
             Text2ColumnName = parse.GetValue(Text2Column),
             PromptColumnName = parse.GetValue(PromptColumn),
             ResponseColumnName = parse.GetValue(ResponseColumn),
+            MessagesColumnName = parse.GetValue(MessagesColumn),
+            ChatTemplate = parse.GetValue(ChatTemplate),
             Rank = parse.GetValue(Rank),
             Alpha = parse.GetValue(Alpha),
             TargetModules = parse.GetValue(Targets)!,

@@ -1,10 +1,14 @@
 using System.CommandLine;
 using Microsoft.ML.Lora.Models.Generation;
+using Microsoft.ML.Lora.Tokenization;
 using static TorchSharp.torch;
 
 namespace MlLora.Cli.Commands;
 
-/// <summary><c>mllora generate</c>: continue a prompt with a base model folder or a fine-tuned zip.</summary>
+/// <summary>
+/// <c>mllora generate</c>: continue a prompt with a base model folder or a fine-tuned zip, printing tokens as they are
+/// produced. A prompt that already starts with the BOS token (a rendered chat template) gets no second one.
+/// </summary>
 internal static class GenerateCommand
 {
     public static Command Create()
@@ -36,10 +40,24 @@ internal static class GenerateCommand
             };
             source.Model.Model.eval();
             using var noGrad = no_grad();
-            var result = new TextGenerator(source.Model.Model, tokenizer).Generate(parse.GetValue(prompt)!, options);
-            Console.WriteLine(result.Text ?? tokenizer.Decode(result.TokenIds));
+            var text = parse.GetValue(prompt)!;
+            var ids = tokenizer.Encode(text);
+            var promptIds = ids.Count > 0 && tokenizer.BosId is { } bos && ids[0] == bos ? ids : tokenizer.EncodeForModel(text);
+            var stream = new IncrementalDecoder(tokenizer, options.StopStrings);
+            var result = new TextGenerator(source.Model.Model, tokenizer).Generate(promptIds, options, id => Print(stream.Push(id)));
+            Print(stream.Finish(result.Text ?? tokenizer.Decode(result.TokenIds)));
+            Console.WriteLine();
             return 0;
         });
         return command;
+    }
+
+    private static void Print(string piece)
+    {
+        if (piece.Length > 0)
+        {
+            Console.Write(piece);
+            Console.Out.Flush();
+        }
     }
 }

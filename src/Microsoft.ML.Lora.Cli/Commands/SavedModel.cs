@@ -28,16 +28,9 @@ internal sealed class SavedModel : IDisposable
         }
         var ml = new MLContext(seed: 0);
         var model = ml.Model.LoadWithLora(path, out _);
-        var lora = Find(model) ?? throw new InvalidDataException($"'{path}' holds no LoRA fine-tuned model (no LoraFineTuneTransformer in its pipeline).");
+        var lora = LoraFineTuneTransformer.FindIn(model) ?? throw new InvalidDataException($"'{path}' holds no LoRA fine-tuned model (no LoraFineTuneTransformer in its pipeline).");
         return new SavedModel(ml, model, lora);
     }
-
-    private static LoraFineTuneTransformer? Find(ITransformer model) => model switch
-    {
-        LoraFineTuneTransformer lora => lora,
-        IEnumerable<ITransformer> chain => chain.Select(Find).LastOrDefault(x => x is not null),
-        _ => null,
-    };
 
     /// <summary>Reads a data file with the label typed as this model's task expects.</summary>
     public IDataView LoadData(string path, string? positiveLabel)

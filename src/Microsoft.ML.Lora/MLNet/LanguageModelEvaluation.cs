@@ -24,9 +24,10 @@ public sealed partial class LoraFineTuneTransformer
             TextColumnName = Manifest.TextColumn,
             PromptColumnName = Manifest.PromptColumn,
             ResponseColumnName = Manifest.ResponseColumn,
+            MessagesColumnName = Manifest.MessagesColumn,
         };
         var rows = TrainingDataReader.Read(data, options, "evaluation");
-        var examples = rows.Texts.Select((t, i) => rows.Responses is null ? _scorer.Encoder.EncodeText(t) : _scorer.Encoder.EncodeInstruction(t, rows.Responses[i])).ToList();
+        var examples = rows.Texts.Select((t, i) => _scorer.Encoder.EncodeLanguageModelRow(t, rows.Responses?[i], $"column '{Manifest.MessagesColumn}' row {i + 1}")).ToList();
         var (loss, tokens) = _scorer.LanguageModelLoss(examples, Manifest.ScoringBatchSize);
         return new LanguageModelMetrics(loss, Math.Exp(loss), tokens);
     }

@@ -51,6 +51,19 @@ public sealed class LoraFineTuneOptions
     /// <summary>Response column for instruction tuning (causal LM); the loss covers its tokens only.</summary>
     public string? ResponseColumnName { get; set; }
 
+    /// <summary>
+    /// Conversation column for chat fine-tuning (causal LM), or null: each value is a JSON array of
+    /// <c>{"role", "content"}</c> messages (or <c>{"messages": [...]}</c>), rendered with <see cref="ChatTemplate"/>; the loss
+    /// covers the assistant turns only. The fine-tuned model's GeneratedText answers conversations of the same form.
+    /// </summary>
+    public string? MessagesColumnName { get; set; }
+
+    /// <summary>
+    /// The chat template for <see cref="MessagesColumnName"/>: a built-in name (chatml, llama2, llama3, mistral, gemma, plain)
+    /// or Jinja source; null uses the model's own (tokenizer_config.json), else one recognised from its tokens, else plain.
+    /// </summary>
+    public string? ChatTemplate { get; set; }
+
     /// <summary>Name of the generated-text output column (causal LM).</summary>
     public string GeneratedTextColumnName { get; set; } = "GeneratedText";
 

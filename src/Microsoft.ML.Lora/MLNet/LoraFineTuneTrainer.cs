@@ -190,6 +190,8 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
             LabelColumn = Options.LabelColumnName,
             PromptColumn = Options.Task == LoraTask.CausalLanguageModel ? Options.PromptColumnName : null,
             ResponseColumn = Options.Task == LoraTask.CausalLanguageModel ? Options.ResponseColumnName : null,
+            MessagesColumn = Options.Task == LoraTask.CausalLanguageModel ? Options.MessagesColumnName : null,
+            ChatTemplate = Options.Task == LoraTask.CausalLanguageModel && Options.MessagesColumnName is not null ? Tokenization.Chat.ChatTemplates.Resolve(Options.ChatTemplate, baseModel.Tokenizer).Source : null,
             GeneratedTextColumn = Options.GeneratedTextColumnName,
             LabelKeyValues = keys,
             Labels = labels,
@@ -220,12 +222,9 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
         var examples = new List<TokenizedExample>(rows.Texts.Count);
         for (int i = 0; i < rows.Texts.Count; i++)
         {
-            examples.Add(Options.Task switch
-            {
-                LoraTask.CausalLanguageModel when rows.Responses is not null => encoder.EncodeInstruction(rows.Texts[i], rows.Responses[i]),
-                LoraTask.CausalLanguageModel => encoder.EncodeText(rows.Texts[i]),
-                _ => encoder.Encode(rows.Texts[i], rows.Texts2?[i], rows.Labels[i]),
-            });
+            examples.Add(Options.Task == LoraTask.CausalLanguageModel
+                ? encoder.EncodeLanguageModelRow(rows.Texts[i], rows.Responses?[i], $"column '{Options.MessagesColumnName}' row {i + 1}")
+                : encoder.Encode(rows.Texts[i], rows.Texts2?[i], rows.Labels[i]));
         }
         return examples;
     }

@@ -47,11 +47,19 @@ internal static class TrainingDataReader
     {
         if (options.Task == LoraTask.CausalLanguageModel)
         {
+            if (options.MessagesColumnName is { } messages)
+            {
+                return options.PromptColumnName is null ? [messages] : throw new ArgumentException("Set MessagesColumnName or PromptColumnName/ResponseColumnName, not both.", nameof(options));
+            }
             if (options.PromptColumnName is { } prompt)
             {
                 return [prompt, options.ResponseColumnName ?? throw new ArgumentException("ResponseColumnName is required with PromptColumnName.", nameof(options))];
             }
             return [options.TextColumnName];
+        }
+        if (options.MessagesColumnName is not null)
+        {
+            throw new ArgumentException($"MessagesColumnName is for causal-LM chat fine-tuning; the task is {options.Task}.", nameof(options));
         }
         return options.Text2ColumnName is { } t2 ? [options.TextColumnName, t2] : [options.TextColumnName];
     }

@@ -124,6 +124,9 @@ internal abstract class HfTextTokenizer : TextTokenizer
     }
 
     /// <inheritdoc/>
+    public override bool IsSpecial(int id) => _common.Roles.SkippedWhenDecoding.Contains(id);
+
+    /// <inheritdoc/>
     public override int? BosId => _common.Roles["bos_token"];
 
     /// <inheritdoc/>

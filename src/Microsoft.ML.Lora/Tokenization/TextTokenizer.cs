@@ -37,6 +37,12 @@ public abstract class TextTokenizer
     /// <summary>The files that rebuild this tokenizer, by file name (e.g. tokenizer.json, tokenizer.model).</summary>
     public abstract IReadOnlyDictionary<string, byte[]> Files { get; }
 
+    /// <summary>
+    /// Whether an id is a special token (BOS, EOS, a chat template's turn markers...): one that decoding skips. Chat
+    /// templates end each assistant turn with one, which is how fine-tuning and generation find the turn's end.
+    /// </summary>
+    public virtual bool IsSpecial(int id) => id == BosId || id == EosId;
+
     /// <summary>The token string of an id (as the vocabulary spells it, e.g. "Ġworld"), or null if the id is unknown.</summary>
     public abstract string? IdToToken(int id);
 

@@ -30,7 +30,10 @@ public static class TokenizerFileNames
     /// <summary>Generation settings; its bos/eos/pad token ids rank before config.json's.</summary>
     public const string GenerationConfig = "generation_config.json";
 
+    /// <summary>The chat template as a file of its own (newer transformers save it beside tokenizer_config.json).</summary>
+    public const string ChatTemplateJinja = "chat_template.jinja";
+
     /// <summary>Every file name the loader reads, in the order it looks for them.</summary>
     public static IReadOnlyList<string> All { get; } =
-        [TokenizerJson, SentencePieceModel, VocabJson, MergesTxt, VocabTxt, TokenizerConfig, SpecialTokensMap, ModelConfig, GenerationConfig];
+        [TokenizerJson, SentencePieceModel, VocabJson, MergesTxt, VocabTxt, TokenizerConfig, SpecialTokensMap, ModelConfig, GenerationConfig, ChatTemplateJinja];
 }

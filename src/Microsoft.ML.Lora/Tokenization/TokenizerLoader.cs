@@ -118,7 +118,7 @@ public static class TokenizerLoader
     private static Dictionary<string, byte[]> Keep(TokenizerFileSet files, TokenizerSettings settings, params string[] modelFiles)
     {
         var kept = new Dictionary<string, byte[]>(StringComparer.Ordinal);
-        foreach (var name in modelFiles.Append(TokenizerFileNames.TokenizerConfig).Append(TokenizerFileNames.SpecialTokensMap))
+        foreach (var name in modelFiles.Append(TokenizerFileNames.TokenizerConfig).Append(TokenizerFileNames.SpecialTokensMap).Append(TokenizerFileNames.ChatTemplateJinja))
         {
             if (files.Has(name))
             {

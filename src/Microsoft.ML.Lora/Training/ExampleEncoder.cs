@@ -8,7 +8,7 @@ namespace Microsoft.ML.Lora.Training;
 /// prompt + <see cref="ResponseSeparator"/> + response + EOS (loss on the response only), and truncation to
 /// <see cref="MaxLength"/> tokens from the chosen side.
 /// </summary>
-public sealed class ExampleEncoder(TextTokenizer tokenizer, int maxLength, bool truncateLeft)
+public sealed partial class ExampleEncoder(TextTokenizer tokenizer, int maxLength, bool truncateLeft)
 {
     /// <summary>Text placed between the two texts of a sentence pair.</summary>
     public string PairSeparator { get; init; } = "\n";

@@ -61,9 +61,9 @@ public sealed class TrainingBatch : IDisposable
             if (loss is not null)
             {
                 // Target at position p (predicting token p+1) counts when token p+1 is a response token.
-                for (int j = Math.Max(1, e.LossStart); j < n; j++)
+                for (int j = e.LossMask is null ? Math.Max(1, e.LossStart) : 1; j < n; j++)
                 {
-                    loss[row * (t - 1) + offset + j - 1] = 1;
+                    loss[row * (t - 1) + offset + j - 1] = e.LossMask is null || e.LossMask[j] ? 1 : 0;
                 }
             }
         }

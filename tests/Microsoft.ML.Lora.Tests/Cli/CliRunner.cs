@@ -5,9 +5,14 @@ namespace Microsoft.ML.Lora.Tests.Cli;
 /// <summary>Runs mllora in-process and captures what it prints (tests run one at a time, see xunit.runner.json).</summary>
 internal static class CliRunner
 {
-    public static (int ExitCode, string Out, string Error) Run(params string[] args)
+    public static (int ExitCode, string Out, string Error) Run(params string[] args) => RunWithInput("", args);
+
+    /// <summary>Runs mllora with <paramref name="input"/> as its standard input.</summary>
+    public static (int ExitCode, string Out, string Error) RunWithInput(string input, params string[] args)
     {
-        var (stdout, stderr) = (Console.Out, Console.Error);
+        var (stdout, stderr, stdin) = (Console.Out, Console.Error, Console.In);
+        using var inputReader = new StringReader(input);
+        Console.SetIn(inputReader);
         using var outWriter = new StringWriter();
         using var errorWriter = new StringWriter();
         Console.SetOut(outWriter);
@@ -21,6 +26,7 @@ internal static class CliRunner
         {
             Console.SetOut(stdout);
             Console.SetError(stderr);
+            Console.SetIn(stdin);
         }
     }
 }

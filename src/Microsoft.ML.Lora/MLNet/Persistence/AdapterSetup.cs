@@ -107,5 +107,7 @@ internal static class AdapterSetup
         {
             PairSeparator = manifest.PairSeparator,
             ResponseSeparator = manifest.ResponseSeparator,
+            Conversational = manifest.MessagesColumn is not null,
+            ChatTemplate = manifest.ChatTemplate,
         };
 }

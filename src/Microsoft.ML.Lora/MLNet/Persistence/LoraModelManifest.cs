@@ -21,6 +21,10 @@ internal sealed record LoraModelManifest
     public string LabelColumn { get; init; } = "Label";
     public string? PromptColumn { get; init; }
     public string? ResponseColumn { get; init; }
+    /// <summary>The conversation column of a chat fine-tuned model (its rows and its scoring input are JSON conversations).</summary>
+    public string? MessagesColumn { get; init; }
+    /// <summary>The Jinja source of the chat template the model was fine-tuned with, so it is rendered the same way after loading.</summary>
+    public string? ChatTemplate { get; init; }
     public string GeneratedTextColumn { get; init; } = "GeneratedText";
     public string[]? LabelKeyValues { get; init; }
     public int Labels { get; init; }

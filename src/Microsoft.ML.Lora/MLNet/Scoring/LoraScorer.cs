@@ -88,10 +88,10 @@ internal sealed class LoraScorer(LoraBaseModel baseModel, string adapter, Exampl
             MaxNewTokens = maxNewTokens,
             Temperature = temperature,
             Seed = seed,
-            EosTokenIds = tokenizer.EosId is { } eos ? [eos] : null,
+            EosTokenIds = encoder.GenerationStopIds(),
             PadTokenId = tokenizer.PadId,
         };
-        var encoded = prompts.Select(p => (IReadOnlyList<int>)encoder.EncodePrompt(p)).ToList();
+        var encoded = prompts.Select((p, i) => (IReadOnlyList<int>)encoder.EncodeGenerationPrompt(p, $"scoring row {i + 1}")).ToList();
         var results = new string[prompts.Count];
         lock (_gate)
         {

@@ -19,7 +19,7 @@ internal sealed class TextColumnReader
 
     /// <summary>The column whose text the model reads (the prompt column for instruction-tuned models).</summary>
     public static string InputColumn(LoraModelManifest manifest) =>
-        manifest.Task == LoraTask.CausalLanguageModel ? manifest.PromptColumn ?? manifest.TextColumn : manifest.TextColumn;
+        manifest.Task == LoraTask.CausalLanguageModel ? manifest.MessagesColumn ?? manifest.PromptColumn ?? manifest.TextColumn : manifest.TextColumn;
 
     /// <summary>The input columns scoring needs.</summary>
     public static IEnumerable<string> Columns(LoraModelManifest manifest) =>

@@ -43,8 +43,19 @@ public sealed class TextGenerator
     /// <summary>Continues one prompt of token ids.</summary>
     public GenerationResult Generate(IReadOnlyList<int> promptIds, GenerationOptions? options = null) => Generate([promptIds], options)[0];
 
+    /// <summary>
+    /// Continues one prompt, reporting each generated token to <paramref name="onToken"/> as soon as it is chosen (EOS
+    /// excluded), for streaming. <paramref name="cancellationToken"/> is checked before every forward pass, so a
+    /// cancelled generation stops within one token with an <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public GenerationResult Generate(IReadOnlyList<int> promptIds, GenerationOptions? options, Action<int>? onToken, CancellationToken cancellationToken = default) =>
+        Generate([promptIds], options, onToken is null ? null : (_, token) => onToken(token), cancellationToken)[0];
+
     /// <summary>Continues a batch of prompts together (left-padded); results are in prompt order.</summary>
-    public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<IReadOnlyList<int>> prompts, GenerationOptions? options = null)
+    public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<IReadOnlyList<int>> prompts, GenerationOptions? options = null) =>
+        Generate(prompts, options, null, CancellationToken.None);
+
+    private List<GenerationResult> Generate(IReadOnlyList<IReadOnlyList<int>> prompts, GenerationOptions? options, Action<int, int>? onToken, CancellationToken cancellationToken)
     {
         options ??= new GenerationOptions();
         options.Validate();
@@ -70,7 +81,7 @@ public sealed class TextGenerator
         try
         {
             using var noGrad = no_grad();
-            return Run(prompts, options, eos, pad);
+            return Run(prompts, options, eos, pad, onToken, cancellationToken);
         }
         finally
         {
@@ -78,7 +89,7 @@ public sealed class TextGenerator
         }
     }
 
-    private List<GenerationResult> Run(IReadOnlyList<IReadOnlyList<int>> prompts, GenerationOptions options, IReadOnlyList<int> eos, int pad)
+    private List<GenerationResult> Run(IReadOnlyList<IReadOnlyList<int>> prompts, GenerationOptions options, IReadOnlyList<int> eos, int pad, Action<int, int>? onToken, CancellationToken cancellationToken)
     {
         using var scope = NewDisposeScope();
         var device = _model.parameters().First().device;
@@ -100,6 +111,7 @@ public sealed class TextGenerator
                 MarkUnfinished(rows, GenerationStopReason.ContextFull);
                 break;
             }
+            cancellationToken.ThrowIfCancellationRequested();
             using var stepScope = NewDisposeScope();
             var hidden = cache is null ? _model.ForwardHidden(ids, mask) : _model.ForwardHiddenCached(input, mask, cache);
             var logits = _model.LanguageModelLogits(hidden.narrow(1, hidden.shape[1] - 1, 1)).squeeze(1).to(ScalarType.Float32);
@@ -112,7 +124,10 @@ public sealed class TextGenerator
                     next[r] = pad;
                     continue;
                 }
-                Accept(rows[r], (int)next[r], eos, options);
+                if (Accept(rows[r], (int)next[r], eos, options))
+                {
+                    onToken?.Invoke(r, (int)next[r]);
+                }
             }
             if (rows.All(r => r.Reason is not null))
             {
@@ -127,12 +142,13 @@ public sealed class TextGenerator
         return [.. rows.Select(r => new GenerationResult(r.Tokens, r.Text ?? (_decode is null ? null : _decode(r.Tokens)), r.Reason!.Value))];
     }
 
-    private void Accept(GeneratedRow row, int token, IReadOnlyList<int> eos, GenerationOptions options)
+    /// <summary>Records a chosen token; false when it ended the row as EOS (not part of the output).</summary>
+    private bool Accept(GeneratedRow row, int token, IReadOnlyList<int> eos, GenerationOptions options)
     {
         if (eos.Contains(token))
         {
             row.Reason = GenerationStopReason.EndOfSequence;
-            return;
+            return false;
         }
         row.Tokens.Add(token);
         if (options.StopStrings.Count > 0)
@@ -145,6 +161,7 @@ public sealed class TextGenerator
                 row.Reason = GenerationStopReason.StopString;
             }
         }
+        return true;
     }
 
     private static void MarkUnfinished(IEnumerable<GeneratedRow> rows, GenerationStopReason reason)
