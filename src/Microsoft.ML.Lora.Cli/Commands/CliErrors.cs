@@ -27,7 +27,7 @@ internal static class CliErrors
     }
 
     private static bool IsUserError(Exception e) =>
-        e is IOException or InvalidDataException or ArgumentException or FormatException or UnauthorizedAccessException
+        e is IOException or InvalidDataException or ArgumentException or FormatException or UnauthorizedAccessException or NotSupportedException
             or InvalidOperationException and not ObjectDisposedException
             || e.GetType().Namespace?.StartsWith("Microsoft.ML.Lora", StringComparison.Ordinal) == true;
 

@@ -9,14 +9,16 @@ internal static class EvalCommand
 {
     public static Command Create()
     {
-        var model = CommonOptions.ModelZip();
+        var model = CommonOptions.ModelZip("A model zip saved by 'mllora train' or mlContext.Model.Save, or a Hugging Face sequence-classification folder ('mllora merge')");
         var data = CommonOptions.Data("Labelled data file (.tsv/.csv/.jsonl)");
-        var positive = new Option<string?>("--positive-label") { Description = "Binary: label value of the positive class" };
+        var positive = new Option<string?>("--positive-label") { Description = "Binary: label value of the positive class (default: the class names the model recorded, else 1/true/yes/positive/spam)" };
         var json = new Option<bool>("--json") { Description = "Print the metrics as one JSON object" };
+        var columns = new FolderColumns();
         var command = new Command("eval", "Evaluate a saved model on labelled data with ML.NET's evaluators.") { model, data, positive, json };
+        columns.AddTo(command);
         command.SetAction(parse =>
         {
-            using var saved = SavedModel.Load(parse.GetValue(model)!);
+            using var saved = columns.Open(parse, parse.GetValue(model)!);
             var input = saved.LoadData(parse.GetValue(data)!, parse.GetValue(positive));
             var metrics = Evaluate(saved, input);
             Print(metrics, parse.GetValue(json));

@@ -25,7 +25,11 @@ internal sealed class FineTuneArguments
     public Option<string?> PositiveLabel { get; } = new("--positive-label") { Description = "Binary: the label value of the positive class (default: 1/true/yes/positive/spam)" };
     public Option<int> Rank { get; } = new("--rank") { Description = "LoRA rank r", DefaultValueFactory = _ => 8 };
     public Option<double> Alpha { get; } = new("--alpha") { Description = "LoRA alpha", DefaultValueFactory = _ => 16 };
-    public Option<string> Targets { get; } = new("--targets") { Description = "Target modules, comma-separated, or all-linear", DefaultValueFactory = _ => "q_proj,v_proj" };
+    public Option<string?> Targets { get; } = new("--targets")
+    {
+        Description = "Target modules, comma-separated, or all-linear (default: the architecture's query and value projections, as PEFT: " +
+            "c_attn for GPT-2, query,value for BERT/RoBERTa, q_lin,v_lin for DistilBERT, q_proj,v_proj for the Llama family)",
+    };
     public Option<int> Epochs { get; } = new("--epochs") { Description = "Passes over the training data", DefaultValueFactory = _ => 3 };
     public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Rows per batch", DefaultValueFactory = _ => 8 };
     public Option<double> LearningRate { get; } = new("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => 1e-3 };
@@ -54,7 +58,7 @@ internal sealed class FineTuneArguments
         return new LoraFineTuneOptions
         {
             Task = task,
-            BaseModelPath = parse.GetValue(Model),
+            BaseModelPath = ModelPaths.RequireFolder(Model.Name, parse.GetValue(Model)!),
             TextColumnName = parse.GetValue(TextColumn)!,
             LabelColumnName = parse.GetValue(LabelColumn)!,
             Text2ColumnName = parse.GetValue(Text2Column),
@@ -64,7 +68,7 @@ internal sealed class FineTuneArguments
             ChatTemplate = parse.GetValue(ChatTemplate),
             Rank = parse.GetValue(Rank),
             Alpha = parse.GetValue(Alpha),
-            TargetModules = parse.GetValue(Targets)!,
+            TargetModules = parse.GetValue(Targets),
             NumberOfEpochs = parse.GetValue(Epochs),
             BatchSize = parse.GetValue(BatchSize),
             LearningRate = parse.GetValue(LearningRate),
@@ -79,9 +83,21 @@ internal sealed class FineTuneArguments
         };
     }
 
-    /// <summary>Loads a data file typed for the task.</summary>
-    public IDataView LoadData(ParseResult parse, LoraFineTuneOptions options, string path) =>
-        TaskData.Load(TextTable.Load(path), options.Task, options.Task == LoraTask.CausalLanguageModel ? null : options.LabelColumnName, parse.GetValue(PositiveLabel));
+    /// <summary>
+    /// Loads a data file typed for the task. The training file must hold both classes of a binary label, and gives
+    /// the classes' names (as the file spells them) to <see cref="LoraFineTuneOptions.BinaryLabelNames"/>, so the
+    /// saved model prints predictions in them.
+    /// </summary>
+    public IDataView LoadData(ParseResult parse, LoraFineTuneOptions options, string path, bool training)
+    {
+        var labels = new BinaryLabels(parse.GetValue(PositiveLabel), training ? null : options.BinaryLabelNames);
+        var data = TaskData.Load(TextTable.Load(path), options.Task, options.Task == LoraTask.CausalLanguageModel ? null : options.LabelColumnName, labels, training);
+        if (training && options.Task == LoraTask.BinaryClassification)
+        {
+            options.BinaryLabelNames = labels.Names;
+        }
+        return data;
+    }
 
     /// <summary>
     /// The pipeline: for multiclass the text label is mapped to a key first (kept in the saved model, so

@@ -13,9 +13,11 @@ internal static class LogitsCommand
         var ids = new Option<string>("--token-ids") { Description = "Comma-separated token ids, e.g. 1,5,9", Required = true };
         var dtype = new Option<string>("--dtype") { Description = "Compute dtype: fp32 | bf16 | fp16", DefaultValueFactory = _ => "fp32" };
         var output = new Option<string>("--out") { Description = "Output .safetensors file (tensor 'logits')", Required = true };
-        var command = new Command("logits", "Write the logits of a token sequence to a safetensors file.") { model, ids, dtype, output };
+        var overwrite = OutputPaths.Overwrite();
+        var command = new Command("logits", "Write the logits of a token sequence to a safetensors file (no tokenizer needed).") { model, ids, dtype, output, overwrite };
         command.SetAction(parse =>
         {
+            OutputPaths.CheckFile(output, parse.GetValue(output)!, parse.GetValue(overwrite));
             using var source = ModelSource.Open(parse.GetValue(model)!);
             var tokens = LogitsDump.ParseTokenIds(parse.GetValue(ids)!);
             var compute = LogitsDump.ParseComputeDtype(parse.GetValue(dtype)!);

@@ -1,6 +1,5 @@
 using System.CommandLine;
-using Microsoft.ML.Lora.Adapters;
-using Microsoft.ML.Lora.Checkpoints;
+using Microsoft.ML.Lora.Models;
 
 namespace MlLora.Cli.Commands;
 
@@ -11,23 +10,22 @@ internal static class MergeCommand
     {
         var model = CommonOptions.ModelZip();
         var output = new Option<string>("--out") { Description = "Output Hugging Face folder", Required = true };
-        var dtype = new Option<string?>("--dtype") { Description = "fp32 | bf16 | fp16 (default: the base's dtype)" };
-        var command = new Command("merge", "Merge a model zip's LoRA adapter into its base and save a Hugging Face folder.") { model, output, dtype };
+        var dtype = new Option<string?>("--dtype") { Description = "fp32 | bf16 | fp16 (default: the base's dtype); the sum is taken in fp32 and cast once" };
+        var overwrite = OutputPaths.Overwrite();
+        var command = new Command("merge", "Merge a model zip's LoRA adapter into its base and save a Hugging Face folder (a classifier as HF's ...ForSequenceClassification).")
+        {
+            model, output, dtype, overwrite,
+        };
         command.SetAction(parse =>
         {
-            using var saved = SavedModel.Load(parse.GetValue(model)!);
-            var target = parse.GetValue(dtype) is { } d ? LogitsDtype(d) : (TorchSharp.torch.ScalarType?)null;
             var folder = parse.GetValue(output)!;
-            MergedModel.Save(saved.Lora.Model.Lora, folder, target);
-            foreach (var (name, bytes) in saved.Lora.Model.Tokenizer.Files)
-            {
-                File.WriteAllBytes(Path.Combine(folder, name), bytes);
-            }
+            OutputPaths.CheckFolder(output, folder, parse.GetValue(overwrite));
+            var target = parse.GetValue(dtype) is { } d ? LogitsDump.ParseComputeDtype(d) : (TorchSharp.torch.ScalarType?)null;
+            using var saved = SavedModel.Load(parse.GetValue(model)!);
+            saved.Lora.SaveMerged(folder, target);
             Console.WriteLine($"wrote merged model to {folder}");
             return 0;
         });
         return command;
     }
-
-    private static TorchSharp.torch.ScalarType LogitsDtype(string text) => Microsoft.ML.Lora.Models.LogitsDump.ParseComputeDtype(text);
 }

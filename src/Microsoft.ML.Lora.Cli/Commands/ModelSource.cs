@@ -24,6 +24,7 @@ internal sealed class ModelSource : IDisposable
 
     public static ModelSource Open(string path)
     {
+        ModelPaths.RequireZipOrFolder("--model", path);
         if (Directory.Exists(path))
         {
             return new ModelSource(LoraBaseModel.Load(path), null);

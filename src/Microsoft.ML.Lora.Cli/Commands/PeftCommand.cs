@@ -20,11 +20,13 @@ internal static class PeftCommand
         var baseDir = new Option<string>("--base") { Description = "Base model: Hugging Face folder", Required = true };
         var adapter = new Option<string>("--adapter") { Description = "PEFT adapter folder (adapter_config.json + adapter_model.safetensors)", Required = true };
         var output = new Option<string>("--out") { Description = "Output ML.NET model zip", Required = true };
-        var command = new Command("import", "Import a PEFT adapter onto a base model and save an ML.NET model zip.") { baseDir, adapter, output };
+        var overwrite = OutputPaths.Overwrite();
+        var command = new Command("import", "Import a PEFT adapter onto a base model and save an ML.NET model zip.") { baseDir, adapter, output, overwrite };
         command.SetAction(parse =>
         {
+            OutputPaths.CheckFile(output, parse.GetValue(output)!, parse.GetValue(overwrite));
             var ml = new MLContext(seed: 0);
-            using var transformer = ml.Model.ImportPeftAdapter(parse.GetValue(baseDir)!, parse.GetValue(adapter)!);
+            using var transformer = ml.Model.ImportPeftAdapter(ModelPaths.RequireFolder(baseDir.Name, parse.GetValue(baseDir)!), parse.GetValue(adapter)!);
             TrainCommand.SaveAtomically(ml, transformer, transformer.InputSchema, parse.GetValue(output)!);
             var report = transformer.ImportReport!;
             Console.WriteLine($"imported {report.TensorCount} tensors: r={report.Config.Rank} alpha={report.Config.Alpha}, " +
@@ -38,9 +40,11 @@ internal static class PeftCommand
     {
         var model = CommonOptions.ModelZip();
         var output = new Option<string>("--out") { Description = "Output PEFT adapter folder", Required = true };
-        var command = new Command("export", "Export a model zip's adapter as a PEFT adapter folder.") { model, output };
+        var overwrite = OutputPaths.Overwrite();
+        var command = new Command("export", "Export a model zip's adapter as a PEFT adapter folder.") { model, output, overwrite };
         command.SetAction(parse =>
         {
+            OutputPaths.CheckFolder(output, parse.GetValue(output)!, parse.GetValue(overwrite));
             using var saved = SavedModel.Load(parse.GetValue(model)!);
             PeftAdapterFormat.Export(saved.Lora.Model.Lora, parse.GetValue(output)!, saved.Lora.AdapterName);
             Console.WriteLine($"exported adapter '{saved.Lora.AdapterName}' to {parse.GetValue(output)}");

@@ -40,14 +40,16 @@ internal static class SweepCommand
         }
         command.SetAction(parse =>
         {
+            var folder = parse.GetValue(output)!;
+            // The folder may hold an earlier run's results (the sweep resumes from them); it must accept new files.
+            OutputPaths.CheckFolder(output, folder, overwrite: false, resumable: true);
             var options = args.ToOptions(parse);
             // train's --lr is not registered here (this --lr is a range), so it read as 0: start from the trainer's default.
             options.LearningRate = new LoraFineTuneOptions().LearningRate;
             var validPath = parse.GetValue(args.Valid) ?? throw new ArgumentException("mllora sweep scores every trial on validation data: give --valid.");
             var ml = new MLContext(seed: options.Seed);
-            var train = args.LoadData(parse, options, parse.GetValue(args.Data)!);
-            var validation = args.LoadData(parse, options, validPath);
-            var folder = parse.GetValue(output)!;
+            var train = args.LoadData(parse, options, parse.GetValue(args.Data)!, training: true);
+            var validation = args.LoadData(parse, options, validPath, training: false);
             var sweep = new LoraSweepOptions
             {
                 SearchSpace = space.ToSearchSpace(parse),

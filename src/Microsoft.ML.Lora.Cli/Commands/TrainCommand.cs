@@ -12,20 +12,23 @@ internal static class TrainCommand
     {
         var args = new FineTuneArguments();
         var output = new Option<string>("--out") { Description = "Where to write the model zip", Required = true };
+        var overwrite = OutputPaths.Overwrite();
         var command = new Command("train", "Fine-tune a base model with LoRA and save an ML.NET model zip.");
         args.AddTo(command);
         command.Options.Add(output);
+        command.Options.Add(overwrite);
         command.SetAction(parse =>
         {
+            var outPath = parse.GetValue(output)!;
+            OutputPaths.CheckFile(output, outPath, parse.GetValue(overwrite));
             var options = args.ToOptions(parse);
             var ml = new MLContext(seed: options.Seed);
-            var data = args.LoadData(parse, options, parse.GetValue(args.Data)!);
+            var data = args.LoadData(parse, options, parse.GetValue(args.Data)!, training: true);
             if (parse.GetValue(args.Valid) is { } validPath)
             {
-                options.ValidationSet = args.LoadData(parse, options, validPath);
+                options.ValidationSet = args.LoadData(parse, options, validPath, training: false);
             }
             var model = FitWithProgress(ml, options, data);
-            var outPath = parse.GetValue(output)!;
             SaveAtomically(ml, model, data.Schema, outPath);
             Console.WriteLine($"saved {outPath}");
             return 0;

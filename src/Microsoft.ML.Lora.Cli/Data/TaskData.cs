@@ -7,16 +7,17 @@ namespace MlLora.Cli.Data;
 /// <summary>Builds the IDataView a task needs from a text table: text columns as text, the label typed for the task.</summary>
 public static class TaskData
 {
-    private static readonly string[] PositiveWords = ["1", "true", "yes", "positive", "pos", "spam"];
-    private static readonly string[] NegativeWords = ["0", "false", "no", "negative", "neg", "ham"];
-
     /// <summary>
-    /// Columns of the file as text, except the label: Boolean (binary; "1/true/yes/positive/spam" vs
-    /// "0/false/no/negative/ham", or <paramref name="positiveLabel"/> vs anything else), Single (regression),
-    /// text (multiclass; the pipeline maps it to a key).
+    /// Columns of the file as text, except the label: Boolean (binary; see <see cref="BinaryLabels"/>), Single
+    /// (regression), text (multiclass; the pipeline maps it to a key). <paramref name="training"/> data must hold
+    /// both classes of a binary label.
     /// </summary>
-    public static IDataView Load(TextTable table, LoraTask task, string? labelColumn, string? positiveLabel)
+    internal static IDataView Load(TextTable table, LoraTask task, string? labelColumn, BinaryLabels? binary = null, bool training = false)
     {
+        if (labelColumn is not null && task != LoraTask.CausalLanguageModel)
+        {
+            table.IndexOf(labelColumn);
+        }
         var columns = new List<(string, Array)>();
         for (int c = 0; c < table.Columns.Count; c++)
         {
@@ -24,7 +25,7 @@ public static class TaskData
             var values = table.Rows.Select(r => r[c]).ToArray();
             if (name == labelColumn && task == LoraTask.BinaryClassification)
             {
-                columns.Add((name, ToBoolean(table, name, values, positiveLabel)));
+                columns.Add((name, (binary ?? new BinaryLabels(null, null)).Map(table, name, values, training)));
             }
             else if (name == labelColumn && task == LoraTask.Regression)
             {
@@ -35,35 +36,12 @@ public static class TaskData
                 columns.Add((name, values));
             }
         }
-        if (labelColumn is not null && task != LoraTask.CausalLanguageModel)
-        {
-            table.IndexOf(labelColumn);
-        }
         return new InMemoryDataView(columns);
     }
 
-    private static bool[] ToBoolean(TextTable table, string column, string[] values, string? positive)
-    {
-        var result = new bool[values.Length];
-        for (int i = 0; i < values.Length; i++)
-        {
-            var v = values[i].Trim();
-            if (positive is not null)
-            {
-                result[i] = string.Equals(v, positive, StringComparison.OrdinalIgnoreCase);
-            }
-            else if (PositiveWords.Contains(v, StringComparer.OrdinalIgnoreCase))
-            {
-                result[i] = true;
-            }
-            else if (!NegativeWords.Contains(v, StringComparer.OrdinalIgnoreCase))
-            {
-                var distinct = values.Select(x => x.Trim()).Distinct().Take(5);
-                throw new InvalidDataException($"'{table.Path}' row {i + 2}: label '{v}' in column '{column}' is not a recognised binary value ({string.Join(", ", distinct)} ...). Pass --positive-label to name the positive class.");
-            }
-        }
-        return result;
-    }
+    /// <summary>Every column of the file as text, exactly as read (what <c>mllora predict</c> scores and writes back).</summary>
+    internal static IDataView AsText(TextTable table) =>
+        new InMemoryDataView([.. table.Columns.Select((name, c) => (name, (Array)table.Rows.Select(r => r[c]).ToArray()))]);
 
     private static float[] ToSingle(TextTable table, string column, string[] values)
     {

@@ -11,8 +11,10 @@ public static class MergedModel
 {
     /// <summary>
     /// The model's state dict under HF names with the active adapters (and their modules_to_save copies) merged
-    /// into the weights, in <paramref name="dtype"/> (default: each base tensor's own dtype). Deltas are computed
-    /// in fp32. The caller disposes the tensors (disposing never frees the live model's storage).
+    /// into the weights, in <paramref name="dtype"/> (default: each base tensor's own dtype). W0 + ΔW is summed in
+    /// fp32 and cast once to the stored dtype, so an fp32 merge of a bf16 base keeps the adapter's full precision.
+    /// A classifier's state dict is HF's <c>...ForSequenceClassification</c>'s: body and head, no LM head. The
+    /// caller disposes the tensors (disposing never frees the live model's storage).
     /// </summary>
     public static Dictionary<string, Tensor> StateDict(LoraModel model, ScalarType? dtype = null)
     {
@@ -23,6 +25,11 @@ public static class MergedModel
         using var _ = no_grad();
         foreach (var (key, value) in model.Model.state_dict())
         {
+            // HF's sequence classifiers have no LM head (LlamaForSequenceClassification: model + score).
+            if (PretrainedModelLoader.IsUnneededOutputHead(model.Model, key))
+            {
+                continue;
+            }
             var owner = layers.FirstOrDefault(l => key.StartsWith(l.Path + ".", StringComparison.Ordinal));
             Tensor? tensor;
             if (owner.Layer is null)
@@ -32,7 +39,9 @@ public static class MergedModel
             else if (key == owner.Path + ".weight")
             {
                 using var merged = owner.Layer.MergedWeight(active);
-                tensor = merged.to(value.dtype);
+                // The one rounding: from the fp32 sum straight to the stored dtype.
+                result[key] = merged.to(dtype ?? value.dtype);
+                continue;
             }
             else if (key == owner.Path + ".bias")
             {
@@ -48,10 +57,12 @@ public static class MergedModel
     }
 
     /// <summary>
-    /// Writes the merged model as an HF folder: config.json (torch_dtype set) and model.safetensors (sharded
-    /// above 5 GB). <paramref name="dtype"/> defaults to the base weights' dtype.
+    /// Writes the merged model as an HF folder: config.json (torch_dtype set; a classifier's HF
+    /// <c>...ForSequenceClassification</c> class with num_labels, and id2label/label2id from
+    /// <paramref name="labelNames"/> in head order) and model.safetensors (sharded above 5 GB).
+    /// <paramref name="dtype"/> defaults to the base weights' dtype.
     /// </summary>
-    public static void Save(LoraModel model, string folder, ScalarType? dtype = null)
+    public static void Save(LoraModel model, string folder, ScalarType? dtype = null, IReadOnlyList<string>? labelNames = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         var weightsDtype = dtype ?? model.Model.parameters().First().dtype;
@@ -59,7 +70,7 @@ public static class MergedModel
         try
         {
             SafetensorsShardWriter.Write(folder, tensors, metadata: [new("format", "pt")]);
-            HfConfigFile.Write(model.Model.Config, Path.Combine(folder, HfConfigFile.FileName), weightsDtype);
+            HfModelWriter.WriteConfig(model.Model, folder, weightsDtype, labelNames);
         }
         finally
         {

@@ -61,18 +61,7 @@ public static class HfModelWriter
         var weights = WeightsToSave(model, dtype);
         var written = SafetensorsShardWriter.Write(folder, weights, maxShardBytes, new Dictionary<string, string> { ["format"] = "pt" }).ToList();
         var storedDtype = dtype ?? weights.Values.Select(t => t.dtype).Where(is_floating_point).DefaultIfEmpty(ScalarType.Float32).First();
-        var configPath = Path.Combine(folder, HfConfigFile.FileName);
-        var config = HfConfigFile.ToJson(model.Config, storedDtype, ArchitectureOf(model));
-        if (model.ClassificationLabels > 0 && (config["id2label"]?.AsObject().Count ?? 0) != model.ClassificationLabels)
-        {
-            // HF sizes a sequence-classification head from id2label.
-            config["id2label"] = new JsonObject(Enumerable.Range(0, model.ClassificationLabels)
-                .Select(i => KeyValuePair.Create(i.ToString(CultureInfo.InvariantCulture), (JsonNode?)$"LABEL_{i}")));
-            config["label2id"] = new JsonObject(Enumerable.Range(0, model.ClassificationLabels)
-                .Select(i => KeyValuePair.Create($"LABEL_{i}", (JsonNode?)i)));
-        }
-        File.WriteAllText(configPath, config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        written.Add(configPath);
+        written.Add(WriteConfig(model, folder, storedDtype));
         foreach (var file in copies)
         {
             var target = Path.Combine(folder, Path.GetFileName(file));
@@ -83,6 +72,36 @@ public static class HfModelWriter
             written.Add(target);
         }
         return written;
+    }
+
+    /// <summary>
+    /// Writes config.json for <paramref name="model"/> stored in <paramref name="storedDtype"/>: the HF class
+    /// (<c>...ForSequenceClassification</c> when the model has a classification head) and, for a classifier,
+    /// <c>num_labels</c>, <c>id2label</c> and <c>label2id</c> with <paramref name="labelNames"/> (in head order;
+    /// default: the config's own when they fit, else HF's LABEL_i). Returns the file's path.
+    /// </summary>
+    internal static string WriteConfig(PretrainedModel model, string folder, ScalarType storedDtype, IReadOnlyList<string>? labelNames = null)
+    {
+        var configPath = Path.Combine(folder, HfConfigFile.FileName);
+        var config = HfConfigFile.ToJson(model.Config, storedDtype, ArchitectureOf(model));
+        int labels = model.ClassificationLabels;
+        if (labelNames is not null && labelNames.Count != labels)
+        {
+            throw new ArgumentException($"{labelNames.Count} label names given for a head of {labels} outputs.", nameof(labelNames));
+        }
+        if (labels > 0 && (labelNames is not null || (config["id2label"]?.AsObject().Count ?? 0) != labels))
+        {
+            // HF sizes a sequence-classification head from id2label.
+            var names = labelNames ?? [.. Enumerable.Range(0, labels).Select(i => $"LABEL_{i}")];
+            config["id2label"] = new JsonObject(names.Select((name, i) => KeyValuePair.Create(i.ToString(CultureInfo.InvariantCulture), (JsonNode?)name)));
+            config["label2id"] = new JsonObject(names.Select((name, i) => KeyValuePair.Create(name, (JsonNode?)i)));
+        }
+        if (labels > 0)
+        {
+            config["num_labels"] = labels;
+        }
+        File.WriteAllText(configPath, config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        return configPath;
     }
 
     /// <summary>The state dict to store: adapters left out, tied head dropped, floating weights converted.</summary>

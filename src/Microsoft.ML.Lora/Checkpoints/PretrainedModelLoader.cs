@@ -99,7 +99,7 @@ public static class PretrainedModelLoader
 
     // A sequence classifier saved by HF has no LM head (LlamaForSequenceClassification has only "score"), so a
     // model given a classification head may lack its LM head's weights; encoders' output head is the classifier itself.
-    private static bool IsUnneededOutputHead(PretrainedModel model, string key) =>
+    internal static bool IsUnneededOutputHead(PretrainedModel model, string key) =>
         model.ClassificationLabels > 0
         && !model.ClassificationHeadModules.Contains(model.OutputHeadModule)
         && key.StartsWith(model.OutputHeadModule + ".", StringComparison.Ordinal);

@@ -1,4 +1,5 @@
 using Microsoft.ML.Lora.Adapters;
+using Microsoft.ML.Lora.Models;
 using Microsoft.ML.Lora.Training;
 
 namespace Microsoft.ML.Lora.MLNet;
@@ -23,7 +24,8 @@ public enum LoraPrecision
 
 /// <summary>
 /// Every setting of <see cref="LoraFineTuneTrainer"/>. All members are plain settable properties so a sweep
-/// (or ML.NET AutoML) can drive them. Defaults follow common LoRA practice: r 8, α 16, q_proj+v_proj.
+/// (or ML.NET AutoML) can drive them. Defaults follow common LoRA practice: r 8, α 16, and the attention query
+/// and value projections of the base's architecture (<see cref="DefaultLoraTargets"/>).
 /// </summary>
 public sealed class LoraFineTuneOptions
 {
@@ -44,6 +46,13 @@ public sealed class LoraFineTuneOptions
 
     /// <summary>The label column: Boolean (binary), key (multiclass) or Single (regression).</summary>
     public string LabelColumnName { get; set; } = "Label";
+
+    /// <summary>
+    /// Binary: what the classes are called, [negative, positive] (for example ["ham", "spam"]). Recorded in the saved
+    /// model (<see cref="LoraFineTuneTransformer.LabelNames"/>) and in a merged model's id2label; the ML.NET output
+    /// stays a Boolean PredictedLabel with a Probability. Null records none (multiclass names come from the key values).
+    /// </summary>
+    public string[]? BinaryLabelNames { get; set; }
 
     /// <summary>Prompt column for instruction tuning (causal LM), or null for plain language modelling.</summary>
     public string? PromptColumnName { get; set; }
@@ -76,8 +85,12 @@ public sealed class LoraFineTuneOptions
     /// <summary>Dropout on the adapters' input during training.</summary>
     public double Dropout { get; set; }
 
-    /// <summary>Target modules: comma-separated names/suffixes (q_proj,v_proj) or "all-linear".</summary>
-    public string TargetModules { get; set; } = "q_proj,v_proj";
+    /// <summary>
+    /// Target modules: comma-separated names/suffixes (q_proj,v_proj) or "all-linear"; null takes the base
+    /// architecture's default as PEFT does (<see cref="DefaultLoraTargets"/>: GPT-2 c_attn, BERT/RoBERTa
+    /// query,value, DistilBERT q_lin,v_lin, the Llama family q_proj,v_proj).
+    /// </summary>
+    public string? TargetModules { get; set; }
 
     /// <summary>Scale by α/√r (rank-stabilised LoRA).</summary>
     public bool UseRsLora { get; set; }
@@ -187,8 +200,11 @@ public sealed class LoraFineTuneOptions
     /// </summary>
     public bool ShowProgress { get; set; } = true;
 
-    /// <summary>The LoRA configuration these options describe.</summary>
-    public LoraConfig ToLoraConfig() => new()
+    /// <summary>
+    /// The LoRA configuration these options describe, for a base of HF model type <paramref name="modelType"/>
+    /// (needed when <see cref="TargetModules"/> is null, to take that architecture's default targets).
+    /// </summary>
+    public LoraConfig ToLoraConfig(string? modelType = null) => new()
     {
         Rank = Rank,
         Alpha = Alpha,
@@ -196,8 +212,12 @@ public sealed class LoraFineTuneOptions
         UseRsLora = UseRsLora,
         UseDora = UseDora,
         InitLoraWeights = Initialization,
-        TargetModules = [.. TargetModules.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)],
+        TargetModules = [.. (TargetModules ?? DefaultTargetsOf(modelType)).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)],
     };
+
+    private static string DefaultTargetsOf(string? modelType) => modelType is null
+        ? throw new InvalidOperationException("TargetModules is null (the architecture's default): pass the base model's model_type to ToLoraConfig.")
+        : DefaultLoraTargets.CommaListFor(modelType);
 
     /// <summary>The optimisation settings these options describe.</summary>
     public FineTuningSettings ToFineTuningSettings(int seed) => new()

@@ -1,4 +1,5 @@
 using Microsoft.ML.Data;
+using Microsoft.ML.Lora.Checkpoints;
 using Microsoft.ML.Lora.MLNet.Persistence;
 using Microsoft.ML.Lora.Runtime;
 using Microsoft.ML.Lora.Training;
@@ -42,7 +43,7 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
         {
             if (!inputSchema.TryFindColumn(name, out var column))
             {
-                throw LoraSchemaException.Missing(name, "text");
+                throw LoraSchemaException.Missing(name, "text", inputSchema.Select(c => c.Name));
             }
             if (column.ItemType is not TextDataViewType || column.Kind != SchemaShape.Column.VectorKind.Scalar)
             {
@@ -91,14 +92,16 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
         int seed = Options.Seed ?? _host.Rand.Next();
         var settings = Options.ToFineTuningSettings(seed);
         settings.Validate();
-        var loraConfig = Options.ToLoraConfig();
-        loraConfig.Validate();
         if (Options.MaxSequenceLength < 2)
         {
             throw new ArgumentOutOfRangeException(nameof(Options.MaxSequenceLength), Options.MaxSequenceLength, "MaxSequenceLength must be at least 2.");
         }
+        ValidateLabelNames();
         var rows = TrainingDataReader.Read(input, Options, "training");
         var validRows = validation is null ? null : TrainingDataReader.Read(validation, Options, "validation");
+        // The base's config.json alone gives its architecture's default targets: a bad LoRA setting fails before the weights load.
+        var loraConfig = Options.ToLoraConfig(Options.BaseModel?.Model.Config.ModelType ?? HfConfigFile.Read(Options.BaseModelPath!).ModelType);
+        loraConfig.Validate();
         var device = TorchDevices.Resolve(Options.Device, Options.FallbackToCpu);
 
         using var ch = _host.Start("LoRA fine-tuning");
@@ -171,6 +174,22 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
         }
     }
 
+    private void ValidateLabelNames()
+    {
+        if (Options.BinaryLabelNames is not { } names)
+        {
+            return;
+        }
+        if (Options.Task != LoraTask.BinaryClassification)
+        {
+            throw new ArgumentException($"BinaryLabelNames is for binary classification; a {Options.Task} model takes its class names from the label column.", nameof(Options));
+        }
+        if (names is not [var negative, var positive] || string.IsNullOrWhiteSpace(negative) || string.IsNullOrWhiteSpace(positive) || negative == positive)
+        {
+            throw new ArgumentException($"BinaryLabelNames must be two different, non-empty names [negative, positive]; got [{string.Join(", ", names)}].", nameof(Options));
+        }
+    }
+
     private LoraModelManifest CreateManifest(DataViewSchema schema, Adapters.LoraConfig lora, LoraBaseModel baseModel, int seed)
     {
         string[]? keys = null;
@@ -194,6 +213,7 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
             ChatTemplate = Options.Task == LoraTask.CausalLanguageModel && Options.MessagesColumnName is not null ? Tokenization.Chat.ChatTemplates.Resolve(Options.ChatTemplate, baseModel.Tokenizer).Source : null,
             GeneratedTextColumn = Options.GeneratedTextColumnName,
             LabelKeyValues = keys,
+            LabelNames = Options.Task == LoraTask.BinaryClassification ? Options.BinaryLabelNames : null,
             Labels = labels,
             Lora = AdapterSetup.ConfigFor(lora, Options.Task, baseModel.Model),
             AdapterName = AdapterSetup.FreshAdapterName(baseModel),

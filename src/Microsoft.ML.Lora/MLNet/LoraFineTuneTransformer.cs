@@ -20,7 +20,8 @@ public sealed partial class LoraFineTuneTransformer : ITransformer, IDisposable
     private readonly bool _ownsModel;
     private bool _disposed;
 
-    internal LoraFineTuneTransformer(IHostEnvironment env, LoraModelManifest manifest, LoraBaseModel baseModel, bool ownsModel, ExampleEncoder encoder, FineTuningResult? training)
+    /// <summary>Creates the transformer; a null <paramref name="encoder"/> is built from the manifest when text is first encoded.</summary>
+    internal LoraFineTuneTransformer(IHostEnvironment env, LoraModelManifest manifest, LoraBaseModel baseModel, bool ownsModel, ExampleEncoder? encoder, FineTuningResult? training)
     {
         _ownsModel = ownsModel;
         Host = env.Register(nameof(LoraFineTuneTransformer));
@@ -28,7 +29,8 @@ public sealed partial class LoraFineTuneTransformer : ITransformer, IDisposable
         _base = baseModel;
         TrainingResult = training;
         var device = Runtime.TorchDevices.Resolve(manifest.Device, fallbackToCpu: true);
-        _scorer = new LoraScorer(baseModel, manifest.AdapterName, encoder, device, manifest.ScoringBatchSize);
+        var lazyEncoder = encoder is null ? new Lazy<ExampleEncoder>(() => AdapterSetup.Encoder(baseModel.Tokenizer, manifest)) : new Lazy<ExampleEncoder>(encoder);
+        _scorer = new LoraScorer(baseModel, manifest.AdapterName, lazyEncoder, device, manifest.ScoringBatchSize);
     }
 
     internal IHost Host { get; }
@@ -60,6 +62,18 @@ public sealed partial class LoraFineTuneTransformer : ITransformer, IDisposable
             return builder.ToSchema();
         }
     }
+
+    /// <summary>
+    /// The classes' names in head order, when known: binary [negative, positive] as given by
+    /// <see cref="LoraFineTuneOptions.BinaryLabelNames"/>, multiclass the label's key values; null otherwise
+    /// (regression, causal LM, or a model saved without them).
+    /// </summary>
+    public IReadOnlyList<string>? LabelNames => Manifest.Task switch
+    {
+        LoraTask.BinaryClassification => Manifest.LabelNames,
+        LoraTask.MulticlassClassification => Manifest.LabelKeyValues,
+        _ => null,
+    };
 
     /// <summary>The label column the model was trained on.</summary>
     public string LabelColumnName => Manifest.LabelColumn;

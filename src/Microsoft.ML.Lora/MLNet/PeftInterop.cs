@@ -45,7 +45,7 @@ public static class PeftInterop
                 MaxNewTokens = 64,
                 Device = "cpu",
             };
-            return new LoraFineTuneTransformer(env, manifest, baseModel, ownsModel: true, AdapterSetup.Encoder(baseModel.Tokenizer, manifest), training: null)
+            return new LoraFineTuneTransformer(env, manifest, baseModel, ownsModel: true, encoder: null, training: null)
             {
                 ImportReport = report,
             };

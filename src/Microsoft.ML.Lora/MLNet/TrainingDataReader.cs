@@ -17,7 +17,7 @@ internal static class TrainingDataReader
     {
         foreach (var name in TextColumns(options))
         {
-            var column = schema.GetColumnOrNull(name) ?? throw LoraSchemaException.Missing(name, "text");
+            var column = schema.GetColumnOrNull(name) ?? throw LoraSchemaException.Missing(name, "text", schema);
             if (column.Type is not TextDataViewType)
             {
                 throw LoraSchemaException.WrongType(name, "text", column.Type);
@@ -27,7 +27,7 @@ internal static class TrainingDataReader
         {
             return;
         }
-        var label = schema.GetColumnOrNull(options.LabelColumnName) ?? throw LoraSchemaException.Missing(options.LabelColumnName, "label");
+        var label = schema.GetColumnOrNull(options.LabelColumnName) ?? throw LoraSchemaException.Missing(options.LabelColumnName, "label", schema);
         switch (options.Task)
         {
             case LoraTask.BinaryClassification when label.Type is not BooleanDataViewType:
@@ -119,8 +119,26 @@ internal static class TrainingDataReader
                 ? $"The {what} data has no row with a label: all {skipped} rows have a missing '{options.LabelColumnName}'."
                 : $"The {what} data is empty: fine-tuning needs at least one row.");
         }
+        if (options.Task == LoraTask.BinaryClassification && what == "training")
+        {
+            RequireBothClasses(labels, options.LabelColumnName);
+        }
         bool instruction = options.Task == LoraTask.CausalLanguageModel && options.PromptColumnName is not null;
         return new TrainingRows(texts, instruction ? null : second, instruction ? second : null, labels, skipped);
+    }
+
+    /// <summary>A binary label that is the same in every row trains a constant model: refuse it.</summary>
+    private static void RequireBothClasses(List<float> labels, string column)
+    {
+        bool positive = labels.Any(l => l > 0.5f), negative = labels.Any(l => l <= 0.5f);
+        if (positive && negative)
+        {
+            return;
+        }
+        var value = positive ? "true" : "false";
+        throw new LabelValuesException(column, [value],
+            $"The training label '{column}' is {value} in all {labels.Count} rows (values seen: {value}): binary classification needs rows of both classes. " +
+            "Check which value the Boolean label was mapped from (a positive class that matches no row gives all false).");
     }
 
     private delegate bool LabelReader(out float label);

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Reflection;
 using Microsoft.ML.Data;
+using Microsoft.ML.Lora.Checkpoints;
+using Microsoft.ML.Lora.Models;
 using Microsoft.ML.Lora.MLNet;
 using Microsoft.ML.Lora.MLNet.Persistence;
 using Microsoft.ML.Lora.Training;
@@ -22,6 +24,8 @@ internal sealed class MlNetTrialRunner(LoraFineTuneOptions baseOptions, LoraBase
         nameof(LoraFineTuneOptions.NumberOfEpochs), nameof(LoraFineTuneOptions.MaxSteps), nameof(LoraFineTuneOptions.Seed),
         nameof(LoraFineTuneOptions.BaseModel), nameof(LoraFineTuneOptions.BaseModelPath), nameof(LoraFineTuneOptions.ValidationSet),
         nameof(LoraFineTuneOptions.Progress), nameof(LoraFineTuneOptions.CheckpointDirectory),
+        // Names only label the saved model's classes; they change no trial's numbers.
+        nameof(LoraFineTuneOptions.BinaryLabelNames),
     ];
 
     /// <summary>The sweep-relevant values of the options, for the results file: a resume must train the same way.</summary>
@@ -58,17 +62,27 @@ internal sealed class MlNetTrialRunner(LoraFineTuneOptions baseOptions, LoraBase
         return options;
     }
 
-    /// <summary>The base options' values of the swept settings.</summary>
+    /// <summary>
+    /// The base options' values of the swept settings; no target modules means the base architecture's default
+    /// (read from its config.json; when that cannot be read yet, loading the base fails later with the reason).
+    /// </summary>
     public static TrialSettings BaseSettings(LoraFineTuneOptions options) => new()
     {
         Rank = options.Rank,
         Alpha = options.Alpha,
         LearningRate = options.LearningRate,
         Dropout = options.Dropout,
-        TargetModules = options.TargetModules,
+        TargetModules = options.TargetModules ?? DefaultTargets(options) ?? LoraSearchSpace.QueryValue,
         UseRsLora = options.UseRsLora,
         Epochs = options.NumberOfEpochs,
     };
+
+    private static string? DefaultTargets(LoraFineTuneOptions options)
+    {
+        var modelType = options.BaseModel?.Model.Config.ModelType
+            ?? (options.BaseModelPath is { } path && File.Exists(Path.Combine(path, HfConfigFile.FileName)) ? HfConfigFile.Read(path).ModelType : null);
+        return modelType is null ? null : DefaultLoraTargets.CommaListFor(modelType);
+    }
 
     /// <summary>
     /// Gives a head-less base its task head before the first trial. The trainer draws a new head's weights and

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Microsoft.ML.Lora.Tests.MLNet;
 
 namespace Microsoft.ML.Lora.Tests.Cli;
 
@@ -10,13 +9,7 @@ public sealed class CliWorkflowTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private string WriteSmsSubset(string name, int skip, int take)
-    {
-        var path = Path.Combine(_dir.Path, name);
-        var rows = RealDataSets.Shuffled(RealDataSets.SmsSpam(), seed: 7).Skip(skip).Take(take);
-        File.WriteAllLines(path, new[] { "Label\tSMS" }.Concat(rows.Select(r => $"{(r.Label ? "spam" : "ham")}\t{r.Text.Replace('\t', ' ')}")));
-        return path;
-    }
+    private string WriteSmsSubset(string name, int skip, int take) => CliData.SmsSubset(_dir.Path, name, skip, take);
 
     [Fact]
     public void TrainPredictEvalOnSmsSpam()

@@ -20,7 +20,7 @@ internal static class BaseModelStore
         var model = ModelRegistry.Create(config, "model zip");
         try
         {
-            return LoraBaseModel.FromLoaded(model, TokenizerLoader.FromFiles(tokenizerFiles), folder: null, manifest.Base.Fingerprint);
+            return LoraBaseModel.FromLoaded(model, tokenizerFiles, folder: null, manifest.Base.Fingerprint);
         }
         catch
         {
@@ -39,7 +39,7 @@ internal static class BaseModelStore
         var model = PretrainedModelLoader.Load(folder);
         try
         {
-            return LoraBaseModel.FromLoaded(model, TokenizerLoader.FromFiles(tokenizerFiles), folder, reference.Fingerprint);
+            return LoraBaseModel.FromLoaded(model, tokenizerFiles, folder, reference.Fingerprint);
         }
         catch
         {

@@ -27,6 +27,8 @@ internal sealed record LoraModelManifest
     public string? ChatTemplate { get; init; }
     public string GeneratedTextColumn { get; init; } = "GeneratedText";
     public string[]? LabelKeyValues { get; init; }
+    /// <summary>Binary: the classes' names [negative, positive] when the trainer was given them (absent from older zips).</summary>
+    public string[]? LabelNames { get; init; }
     public int Labels { get; init; }
     /// <summary>Regression: the head predicts (label − LabelMean) / LabelScale, so targets of any scale train alike.</summary>
     public double LabelMean { get; init; }

@@ -28,6 +28,9 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
     internal const string AdapterEntry = "Adapter.safetensors", TokenizerPrefix = "Tokenizer.",
         BaseConfigEntry = "Base.config.json", BaseWeightsEntry = "Base.model.safetensors";
 
+    /// <summary>The signature in the header of this transformer's model stream.</summary>
+    internal static ulong ModelSignature => GetVersionInfo().ModelSignature;
+
     private static VersionInfo GetVersionInfo() => new(
         modelSignature: "LORAFTXF",
         verWrittenCur: 0x00010001,
@@ -41,11 +44,13 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
         ObjectDisposedException.ThrowIf(_disposed, this);
         ctx.CheckAtModel();
         ctx.SetVersionInfo(GetVersionInfo());
-        var manifest = Manifest with { TokenizerFiles = [.. _base.Tokenizer.Files.Keys.Order(StringComparer.Ordinal)] };
+        // A base without tokenizer files (token-id work only) saves none; loading then reads the base folder's, if any.
+        IReadOnlyDictionary<string, byte[]> tokenizerFiles = _base.HasTokenizer ? _base.Tokenizer.Files : new Dictionary<string, byte[]>();
+        var manifest = Manifest with { TokenizerFiles = [.. tokenizerFiles.Keys.Order(StringComparer.Ordinal)] };
         ctx.Writer.Write(manifest.ToJson());
         var adapter = AdapterWeights.Of(_base, Manifest.AdapterName);
         ctx.SaveBinaryStream(AdapterEntry, w => w.Write(SafetensorsWriter.ToBytes(adapter)));
-        foreach (var (name, bytes) in _base.Tokenizer.Files)
+        foreach (var (name, bytes) in tokenizerFiles)
         {
             ctx.SaveBinaryStream(TokenizerPrefix + name, w => w.Write(bytes));
         }
@@ -94,7 +99,7 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
                 embedded.Dispose();
                 throw;
             }
-            return new LoraFineTuneTransformer(env, manifest, embedded, ownsModel: true, AdapterSetup.Encoder(embedded.Tokenizer, manifest), training: null);
+            return new LoraFineTuneTransformer(env, manifest, embedded, ownsModel: true, encoder: null, training: null);
         }
         // A referenced base is shared by every loaded zip over it; this zip's adapter gets a name free on it.
         var shared = BaseModelStore.SharedFromReference(manifest.Base, tokenizerFiles);
@@ -118,11 +123,11 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
                         own.Dispose();
                         throw;
                     }
-                    return new LoraFineTuneTransformer(env, manifest, own, ownsModel: true, AdapterSetup.Encoder(own.Tokenizer, manifest), training: null);
+                    return new LoraFineTuneTransformer(env, manifest, own, ownsModel: true, encoder: null, training: null);
                 }
                 AdapterSetup.Rebuild(shared, named);
                 LoadAdapter(shared, named, manifest.AdapterName, adapterBytes);
-                return new LoraFineTuneTransformer(env, named, shared, ownsModel: true, AdapterSetup.Encoder(shared.Tokenizer, named), training: null);
+                return new LoraFineTuneTransformer(env, named, shared, ownsModel: true, encoder: null, training: null);
             }
         }
         catch

@@ -46,7 +46,7 @@ public sealed class LoraAdapterRouter : ITransformer
     /// <inheritdoc />
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
-        var column = inputSchema.GetColumnOrNull(AdapterColumnName) ?? throw LoraSchemaException.Missing(AdapterColumnName, "text (adapter name)");
+        var column = inputSchema.GetColumnOrNull(AdapterColumnName) ?? throw LoraSchemaException.Missing(AdapterColumnName, "text (adapter name)", inputSchema);
         if (column.Type is not TextDataViewType)
         {
             throw LoraSchemaException.WrongType(AdapterColumnName, "text (adapter name)", column.Type);

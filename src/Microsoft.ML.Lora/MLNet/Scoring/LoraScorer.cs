@@ -11,11 +11,15 @@ namespace Microsoft.ML.Lora.MLNet.Scoring;
 /// calls are serialised on the base (libtorch already uses every core inside one call) and switch the base to
 /// this scorer's adapter first, so several PredictionEngines and several models over one base may share it.
 /// </summary>
-internal sealed class LoraScorer(LoraBaseModel baseModel, string adapter, ExampleEncoder encoder, Device device, int batchSize)
+internal sealed class LoraScorer(LoraBaseModel baseModel, string adapter, Lazy<ExampleEncoder> lazyEncoder, Device device, int batchSize)
 {
     private readonly PretrainedModel model = baseModel.Model;
-    private readonly TextTokenizer tokenizer = baseModel.Tokenizer;
     private readonly object _gate = baseModel.Gate;
+
+    // Read on first use: scoring token ids or saving needs no tokenizer, encoding text does.
+    private TextTokenizer tokenizer => baseModel.Tokenizer;
+
+    private ExampleEncoder encoder => lazyEncoder.Value;
 
     public ExampleEncoder Encoder => encoder;
 

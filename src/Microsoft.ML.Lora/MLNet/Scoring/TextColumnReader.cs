@@ -30,7 +30,7 @@ internal sealed class TextColumnReader
     {
         foreach (var name in Columns(manifest))
         {
-            var column = schema.GetColumnOrNull(name) ?? throw LoraSchemaException.Missing(name, "text");
+            var column = schema.GetColumnOrNull(name) ?? throw LoraSchemaException.Missing(name, "text", schema);
             if (column.Type is not TextDataViewType)
             {
                 throw LoraSchemaException.WrongType(name, "text", column.Type);
