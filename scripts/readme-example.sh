@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=../shared/data/models/stories260K
-dotnet run --project src/Microsoft.ML.Lora.Cli -c Release -- convert llama2c --out models/stories260K \
+dotnet run --project src/Microsoft.ML.Lora.Cli -c Release -- convert llama2c --out models/stories260K --overwrite \
     --checkpoint "$shared/stories260K.bin" --tokenizer "$shared/tok512.bin" >/dev/null
 log=$(mktemp)
 dotnet run --project samples/ReadmeExample -c Release 2>/dev/null | tee "$log"
