@@ -14,7 +14,7 @@ internal static class InspectCommand
         var command = new Command("inspect", "Show a checkpoint's architecture, parameter count, dtypes and tensors (reads headers only).") { path, tensors, json };
         command.SetAction(parse =>
         {
-            var report = CheckpointInspector.Inspect(parse.GetValue(path)!);
+            var report = InspectAdapterRanks.AddTo(CheckpointInspector.Inspect(parse.GetValue(path)!));
             bool withTensors = parse.GetValue(tensors);
             Console.Write(parse.GetValue(json) ? report.ToJson(withTensors) + Environment.NewLine : report.ToText(withTensors));
             return 0;
