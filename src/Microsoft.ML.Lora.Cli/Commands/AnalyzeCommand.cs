@@ -35,11 +35,8 @@ internal static class AnalyzeCommand
             var factors = Read(parse.GetValue(adapter)!);
             var spectra = AdapterSpectrum.Compute(factors);
             var folder = parse.GetValue(output)!;
-            var json = AnalysisJson.Write(folder, AnalysisJson.SpectrumFile, AnalysisJson.Spectrum(spectra));
             AdapterAnalysisPlots.WriteSpectrum(Path.Combine(folder, AdapterAnalysisPlots.SpectrumFile), spectra);
-            Console.Write(AnalysisTables.Spectrum(spectra));
-            Console.WriteLine($"wrote {json} and {AdapterAnalysisPlots.SpectrumFile}");
-            return 0;
+            return Finish(folder, AnalysisJson.SpectrumFile, AnalysisJson.Spectrum(spectra), AnalysisTables.Spectrum(spectra), [AdapterAnalysisPlots.SpectrumFile]);
         });
         return command;
     }
@@ -66,11 +63,8 @@ internal static class AnalyzeCommand
             var (first, second) = (Read(parse.GetValue(adapter)!), Read(parse.GetValue(other)!));
             var similarities = SubspaceSimilarity.Compute(first, second, chosen);
             var folder = parse.GetValue(output)!;
-            var json = AnalysisJson.Write(folder, AnalysisJson.SimilarityFile, AnalysisJson.Similarity(similarities));
             var pictures = AdapterAnalysisPlots.WriteSimilarity(folder, similarities, Label(first), Label(second));
-            Console.Write(AnalysisTables.Similarity(similarities));
-            Console.WriteLine($"wrote {json} and {string.Join(", ", pictures.Select(Path.GetFileName))}");
-            return 0;
+            return Finish(folder, AnalysisJson.SimilarityFile, AnalysisJson.Similarity(similarities), AnalysisTables.Similarity(similarities), pictures);
         });
         return command;
     }
@@ -86,11 +80,9 @@ internal static class AnalyzeCommand
             using var weights = LocateBase(factors, parse.GetValue(baseFolder));
             var rows = WeightAmplification.Compute(factors, weights, parse.GetValue(seed));
             var folder = parse.GetValue(output)!;
-            var json = AnalysisJson.Write(folder, AnalysisJson.AmplificationFile, AnalysisJson.Amplification(rows, parse.GetValue(seed)));
             AdapterAnalysisPlots.WriteAmplification(Path.Combine(folder, AdapterAnalysisPlots.AmplificationFile), rows);
-            Console.Write(AnalysisTables.Amplification(rows));
-            Console.WriteLine($"wrote {json} and {AdapterAnalysisPlots.AmplificationFile}");
-            return 0;
+            return Finish(folder, AnalysisJson.AmplificationFile, AnalysisJson.Amplification(rows, parse.GetValue(seed)), AnalysisTables.Amplification(rows),
+                [AdapterAnalysisPlots.AmplificationFile]);
         });
         return command;
     }
@@ -103,21 +95,26 @@ internal static class AnalyzeCommand
         {
             var factors = Read(parse.GetValue(adapter)!);
             // The summary is useful without W (absolute ‖ΔW‖_F); it uses the base when it is given or found.
-            var given = parse.GetValue(baseFolder);
-            using var weights = TryLocateBase(factors, given);
+            using var weights = TryLocateBase(factors, parse.GetValue(baseFolder));
             var summary = AdapterChangeSummary.Compute(factors, weights);
             var folder = parse.GetValue(output)!;
-            var json = AnalysisJson.Write(folder, AnalysisJson.SummaryFile, AnalysisJson.Summary(summary));
             AdapterAnalysisPlots.WriteSummary(Path.Combine(folder, AdapterAnalysisPlots.SummaryFile), summary);
             if (!summary.HasBase)
             {
-                Console.WriteLine("no base model: showing ‖ΔW‖_F only (pass --base DIR for ‖ΔW‖_F / ‖W‖_F)");
+                Console.WriteLine("no base model: showing ‖ΔW‖_F only; pass --base DIR for ‖ΔW‖_F / ‖W‖_F");
             }
-            Console.Write(AnalysisTables.Summary(summary));
-            Console.WriteLine($"wrote {json} and {AdapterAnalysisPlots.SummaryFile}");
-            return 0;
+            return Finish(folder, AnalysisJson.SummaryFile, AnalysisJson.Summary(summary), AnalysisTables.Summary(summary), [AdapterAnalysisPlots.SummaryFile]);
         });
         return command;
+    }
+
+    // Every verb ends the same way: its JSON into the folder, its table on stdout, and what was written.
+    private static int Finish(string folder, string jsonFile, string json, string table, IEnumerable<string> pictures)
+    {
+        var path = AnalysisJson.Write(folder, jsonFile, json);
+        Console.Write(table);
+        Console.WriteLine($"wrote {path} and {string.Join(", ", pictures.Select(Path.GetFileName))}");
+        return 0;
     }
 
     private static LoraAdapterFactors Read(string path)
@@ -151,6 +148,11 @@ internal static class AnalyzeCommand
         try
         {
             return BaseModelWeights.Locate(factors, null);
+        }
+        catch (BaseModelRequiredException e) when (factors.RecordedBase is not null)
+        {
+            Console.WriteLine($"note: {e.Message}");
+            return null;
         }
         catch (BaseModelRequiredException)
         {

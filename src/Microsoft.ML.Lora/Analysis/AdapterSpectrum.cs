@@ -81,7 +81,7 @@ public static class AdapterSpectrum
     public static int EnergyRank(IReadOnlyList<double> singularValues, double share)
     {
         var energy = Energy(singularValues);
-        // A share reached up to rounding counts as reached: a rank-1 ΔW holds 90 % in its first direction, not 0.8999….
+        // A share met up to rounding counts as met (a cumulative sum can land a few ulps below an exact 0.9).
         int index = Array.FindIndex(energy, e => e >= share - 1e-12);
         return index < 0 ? 0 : index + 1;
     }
