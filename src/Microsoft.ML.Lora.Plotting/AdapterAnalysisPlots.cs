@@ -106,7 +106,7 @@ public static class AdapterAnalysisPlots
     {
         ArgumentNullException.ThrowIfNull(rows);
         var values = rows.Select(a => (ModuleNames.LayerOf(a.Module), ModuleNames.TypeOf(a.Module), a.Amplification ?? 0)).ToList();
-        WriteGroupedBars(path, values, "Amplification factor ‖ΔW‖_F / ‖UᵀWV‖_F (U, V: ΔW's singular directions)", "amplification", width, height);
+        WriteGroupedBars(path, values, "Amplification factor ‖ΔW‖_F / ‖U^T·W·V‖_F (U, V: ΔW's singular directions)", "amplification", width, height);
     }
 
     private static void DrawPhi(Plot plot, ModuleSimilarity similarity, string firstName, string secondName)
