@@ -34,7 +34,7 @@ internal static class AnalyzeCommand
         {
             var factors = Read(parse.GetValue(adapter)!);
             var spectra = AdapterSpectrum.Compute(factors);
-            var folder = parse.GetValue(output)!;
+            var folder = Directory.CreateDirectory(parse.GetValue(output)!).FullName;
             AdapterAnalysisPlots.WriteSpectrum(Path.Combine(folder, AdapterAnalysisPlots.SpectrumFile), spectra);
             return Finish(folder, AnalysisJson.SpectrumFile, AnalysisJson.Spectrum(spectra), AnalysisTables.Spectrum(spectra), [AdapterAnalysisPlots.SpectrumFile]);
         });
@@ -62,7 +62,7 @@ internal static class AnalyzeCommand
             };
             var (first, second) = (Read(parse.GetValue(adapter)!), Read(parse.GetValue(other)!));
             var similarities = SubspaceSimilarity.Compute(first, second, chosen);
-            var folder = parse.GetValue(output)!;
+            var folder = Directory.CreateDirectory(parse.GetValue(output)!).FullName;
             var pictures = AdapterAnalysisPlots.WriteSimilarity(folder, similarities, Label(first), Label(second));
             return Finish(folder, AnalysisJson.SimilarityFile, AnalysisJson.Similarity(similarities), AnalysisTables.Similarity(similarities), pictures);
         });
@@ -79,7 +79,7 @@ internal static class AnalyzeCommand
             var factors = Read(parse.GetValue(adapter)!);
             using var weights = LocateBase(factors, parse.GetValue(baseFolder));
             var rows = WeightAmplification.Compute(factors, weights, parse.GetValue(seed));
-            var folder = parse.GetValue(output)!;
+            var folder = Directory.CreateDirectory(parse.GetValue(output)!).FullName;
             AdapterAnalysisPlots.WriteAmplification(Path.Combine(folder, AdapterAnalysisPlots.AmplificationFile), rows);
             return Finish(folder, AnalysisJson.AmplificationFile, AnalysisJson.Amplification(rows, parse.GetValue(seed)), AnalysisTables.Amplification(rows),
                 [AdapterAnalysisPlots.AmplificationFile]);
@@ -97,7 +97,7 @@ internal static class AnalyzeCommand
             // The summary is useful without W (absolute ‖ΔW‖_F); it uses the base when it is given or found.
             using var weights = TryLocateBase(factors, parse.GetValue(baseFolder));
             var summary = AdapterChangeSummary.Compute(factors, weights);
-            var folder = parse.GetValue(output)!;
+            var folder = Directory.CreateDirectory(parse.GetValue(output)!).FullName;
             AdapterAnalysisPlots.WriteSummary(Path.Combine(folder, AdapterAnalysisPlots.SummaryFile), summary);
             if (!summary.HasBase)
             {

@@ -76,10 +76,12 @@ public sealed class AnalyzeCommandTests(TwoSmsSpamAdapters adapters) : IClassFix
     public void SpectrumAndSimilarityOfTheRealPeftAdaptersWithoutTheirBases()
     {
         var gpt2 = SharedData.PathOf("adapters/peft-gpt2-emotion");
-        var (code, output, error) = CliRunner.Run("analyze", "spectrum", "--adapter", gpt2, "--out", _out.Path);
+        var report = Path.Combine(_out.Path, "new", "report");   // --out need not exist yet
+        var (code, output, error) = CliRunner.Run("analyze", "spectrum", "--adapter", gpt2, "--out", report);
         Assert.True(code == 0, error);
         Assert.Contains("transformer.h.11.attn.c_attn", output);
-        var spectrum = ReadJson(Path.Combine(_out.Path, "spectrum.json"));
+        AssertPng(Path.Combine(report, "spectrum.png"));
+        var spectrum = ReadJson(Path.Combine(report, "spectrum.json"));
         Assert.Equal(["modules"], spectrum.EnumerateObject().Select(p => p.Name));
         var modules = spectrum.GetProperty("modules").EnumerateObject().ToList();
         Assert.Equal(Enumerable.Range(0, 12).Select(i => $"transformer.h.{i}.attn.c_attn"), modules.Select(m => m.Name));
@@ -87,7 +89,6 @@ public sealed class AnalyzeCommandTests(TwoSmsSpamAdapters adapters) : IClassFix
         Assert.Equal(8, modules[0].Value.GetProperty("singular_values").GetArrayLength());
         var expected = AdapterSpectrum.Compute(LoraAdapterFactors.Read(gpt2))[0];
         Assert.Equal(expected.EffectiveRankEntropy, modules[0].Value.GetProperty("effective_rank").GetDouble());
-        AssertPng(Path.Combine(_out.Path, "spectrum.png"));
 
         var imdb = SharedData.PathOf("adapters/peft-distilbert-imdb");
         (code, _, error) = CliRunner.Run("analyze", "similarity", "--adapter", imdb, "--other", imdb, "--out", _out.Path);
