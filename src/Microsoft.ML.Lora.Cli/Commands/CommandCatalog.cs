@@ -12,6 +12,7 @@ internal static class CommandCatalog
         PredictCommand.Create(),
         EvalCommand.Create(),
         InspectCommand.Create(),
+        AnalyzeCommand.Create(),
         ConvertCommand.Create(),
         ModelsCommand.Create(),
         EmbedCommand.Create(),

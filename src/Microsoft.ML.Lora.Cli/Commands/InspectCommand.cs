@@ -22,10 +22,11 @@ internal static class InspectCommand
             if (File.Exists(target) && target.EndsWith(".zip", StringComparison.OrdinalIgnoreCase))
             {
                 var models = LoraModelZip.Describe(target);
-                Console.Write(parse.GetValue(json) ? ZipReport.ToJson(target, models) + Environment.NewLine : ZipReport.ToText(target, models));
+                var ranks = InspectAdapterRanks.Of(target);
+                Console.Write(parse.GetValue(json) ? ZipReport.ToJson(target, models, ranks) + Environment.NewLine : ZipReport.ToText(target, models, ranks));
                 return 0;
             }
-            var report = CheckpointInspector.Inspect(target);
+            var report = InspectAdapterRanks.AddTo(CheckpointInspector.Inspect(target));
             bool withTensors = parse.GetValue(tensors);
             Console.Write(parse.GetValue(json) ? report.ToJson(withTensors) + Environment.NewLine : report.ToText(withTensors));
             return 0;

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.ML.Lora.Analysis;
 using Microsoft.ML.Lora.MLNet;
 
 namespace MlLora.Cli.Commands;
@@ -14,13 +15,21 @@ internal static class ZipReport
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    public static string ToJson(string path, IReadOnlyList<LoraModelDescription> models)
+    public static string ToJson(string path, IReadOnlyList<LoraModelDescription> models, IReadOnlyList<ModuleTypeRank> ranks)
     {
         var report = new JsonObject
         {
             ["path"] = Path.GetFullPath(path),
             ["format"] = Format,
             ["models"] = new JsonArray([.. models.Select(Model)]),
+            ["rank_used"] = new JsonObject(ranks.Select(r => KeyValuePair.Create(r.ModuleType, (JsonNode?)new JsonObject
+            {
+                ["r"] = r.Rank,
+                ["modules"] = r.Modules,
+                ["effective_rank_entropy"] = r.MeanEffectiveRankEntropy,
+                ["energy90_min"] = r.MinEnergy90,
+                ["energy90_max"] = r.MaxEnergy90,
+            }))),
         };
         return report.ToJsonString(Indented);
     }
@@ -58,7 +67,7 @@ internal static class ZipReport
         })]),
     };
 
-    public static string ToText(string path, IReadOnlyList<LoraModelDescription> models)
+    public static string ToText(string path, IReadOnlyList<LoraModelDescription> models, IReadOnlyList<ModuleTypeRank> ranks)
     {
         var text = new StringBuilder();
         void Line(string key, string value) => text.Append(CultureInfo.InvariantCulture, $"{key + ":",-16}{value}\n");
@@ -90,6 +99,14 @@ internal static class ZipReport
             foreach (var t in m.AdapterTensors)
             {
                 text.Append(CultureInfo.InvariantCulture, $"  {t.Name}  {t.Dtype}  [{string.Join(", ", t.Shape)}]\n");
+            }
+        }
+        if (ranks.Count > 0)
+        {
+            text.Append('\n');
+            foreach (var type in ranks)
+            {
+                Line(InspectAdapterRanks.Key(type), InspectAdapterRanks.Describe(type));
             }
         }
         return text.ToString();

@@ -34,7 +34,7 @@ public sealed record DtypeSummary(
 /// What a checkpoint holds (the result of <see cref="CheckpointInspector.Inspect"/>), printable for people
 /// (<see cref="ToText"/>) and machines (<see cref="ToJson"/>).
 /// </summary>
-public sealed class CheckpointReport
+public sealed record CheckpointReport
 {
     private static readonly JsonSerializerOptions JsonOptions = new()
     {
@@ -91,7 +91,7 @@ public sealed class CheckpointReport
     public string ToText(bool includeTensors)
     {
         var text = new StringBuilder();
-        void Line(string label, string value) => text.Append(CultureInfo.InvariantCulture, $"{label + ":",-16}{value}\n");
+        void Line(string label, string value) => text.Append(CultureInfo.InvariantCulture, $"{label + ":",-15} {value}\n");
         Line("Path", Path);
         Line("Format", $"{Format} ({Files.Count} file{(Files.Count == 1 ? "" : "s")})");
         if (ModelType is not null || Architecture is not null)

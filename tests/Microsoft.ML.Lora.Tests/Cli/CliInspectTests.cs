@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Microsoft.ML.Lora.Analysis;
 using Microsoft.ML.Lora.Checkpoints;
 
 namespace Microsoft.ML.Lora.Tests.Cli;
@@ -56,6 +57,19 @@ public sealed class CliInspectTests : IDisposable
             Assert.Equal(dtype, tensor["dtype"]!.GetValue<string>());
             Assert.Equal(shape, tensor["shape"]!.AsArray().Select(d => d!.GetValue<long>()));
         }
+
+        // The rank each module type uses, from the adapter's own spectrum (issue 16), for r = 4 on q_proj and v_proj.
+        var ranks = report["rank_used"]!.AsObject();
+        Assert.Equal(["self_attn.q_proj", "self_attn.v_proj"], ranks.Select(r => r.Key).Order(StringComparer.Ordinal));
+        var spectrum = AdapterSpectrum.Compute(LoraAdapterFactors.Read(zip));
+        foreach (var (type, rank) in ranks)
+        {
+            Assert.Equal(4, rank!["r"]!.GetValue<int>());
+            var modules = spectrum.Where(m => m.Module.EndsWith(type, StringComparison.Ordinal)).ToList();
+            Assert.Equal(modules.Count, rank["modules"]!.GetValue<int>());
+            Assert.Equal(modules.Average(m => m.EffectiveRankEntropy), rank["effective_rank_entropy"]!.GetValue<double>(), 12);
+            Assert.InRange(rank["effective_rank_entropy"]!.GetValue<double>(), 1, 4);
+        }
     }
 
     [Fact]
@@ -69,6 +83,7 @@ public sealed class CliInspectTests : IDisposable
         Assert.Contains(Path.GetFullPath(Stories260K.Folder), output);
         Assert.Contains("lora_A", output);
         Assert.Contains("q_proj", output);
+        Assert.Contains("Rank used self_attn.q_proj", output);
     }
 
     [Fact]

@@ -64,22 +64,8 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
     /// <summary>Called by ML.NET's loader (<c>mlContext.Model.Load</c>).</summary>
     private static LoraFineTuneTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
     {
-        ctx.CheckAtModel(GetVersionInfo());
-        var manifest = LoraModelManifest.FromJson(ctx.Reader.ReadString(), "model zip");
-        byte[] ReadEntry(string name)
-        {
-            byte[]? content = null;
-            if (!ctx.TryLoadBinaryStream(name, r =>
-                {
-                    using var buffer = new MemoryStream();
-                    r.BaseStream.CopyTo(buffer);
-                    content = buffer.ToArray();
-                }) || content is null)
-            {
-                throw new InvalidDataException($"The model zip has no '{name}' entry for the LoRA transformer: the file is incomplete or was not written by Microsoft.ML.Lora.");
-            }
-            return content;
-        }
+        var manifest = ReadManifest(ctx);
+        byte[] ReadEntry(string name) => ReadBinaryEntry(ctx, name);
         var tokenizerFiles = manifest.TokenizerFiles.ToDictionary(f => f, f => ReadEntry(TokenizerPrefix + f));
         var adapterBytes = ReadEntry(AdapterEntry);
         if (manifest.Base.Embedded)
@@ -135,6 +121,31 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
             SharedBaseCache.Release(shared);
             throw;
         }
+    }
+
+    /// <summary>The manifest at the start of the transformer's model stream (checks the version first).</summary>
+    internal static LoraModelManifest ReadManifest(ModelLoadContext ctx)
+    {
+        ctx.CheckAtModel(GetVersionInfo());
+        return LoraModelManifest.FromJson(ctx.Reader.ReadString(), "model zip");
+    }
+
+    /// <summary>A binary entry of the transformer's folder, or a typed error when the zip lacks it.</summary>
+    internal static byte[] ReadBinaryEntry(ModelLoadContext ctx, string name) =>
+        TryReadBinaryEntry(ctx, name)
+        ?? throw new InvalidDataException($"The model zip has no '{name}' entry for the LoRA transformer: the file is incomplete or was not written by Microsoft.ML.Lora.");
+
+    /// <summary>A binary entry of the transformer's folder, or null when the zip lacks it.</summary>
+    internal static byte[]? TryReadBinaryEntry(ModelLoadContext ctx, string name)
+    {
+        byte[]? content = null;
+        bool found = ctx.TryLoadBinaryStream(name, r =>
+        {
+            using var buffer = new MemoryStream();
+            r.BaseStream.CopyTo(buffer);
+            content = buffer.ToArray();
+        });
+        return found ? content : null;
     }
 
     /// <summary>Fills the adapter's tensors, renaming the saved adapter name to the one it has on this base.</summary>
