@@ -46,6 +46,9 @@ cp "$repo/tests/package/Program.cs" Program.cs
 dotnet build -c Release -nologo -v q
 dotnet run -c Release --no-build -- "$shared" "$work/run" | tee "$work/app.log"
 grep -q '^predicted ' "$work/app.log" || { echo "error: the app printed no prediction" >&2; exit 1; }
+for library in libmllora_mkl_cpu_dispatch.so libtorchsharp_glibcxx_shim.so; do
+  grep -q "^loaded $library: yes" "$work/app.log" || { echo "error: the package's $library was not loaded in the app" >&2; exit 1; }
+done
 if grep -rq "Microsoft.ML.Lora.Plotting\|ScottPlot\|CsvHelper\|Microsoft.Extensions.AI" obj/project.assets.json; then
   echo "error: the core package pulls plotting, CSV or AI-abstraction libraries" >&2; exit 1
 fi

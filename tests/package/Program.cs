@@ -36,6 +36,13 @@ foreach (var text in new[] { "WINNER!! You have won a 1000 cash prize. Call 0906
 }
 (loaded as IDisposable)?.Dispose();
 
+// The package's native helpers came with it: both are mapped into this process.
+var maps = File.ReadAllText("/proc/self/maps");
+foreach (var library in new[] { "libmllora_mkl_cpu_dispatch.so", "libtorchsharp_glibcxx_shim.so" })
+{
+    Console.WriteLine($"loaded {library}: {(maps.Contains(library, StringComparison.Ordinal) ? "yes" : "no")}");
+}
+
 public sealed class Message
 {
     [LoadColumn(0)] public string Label { get; set; } = "";
