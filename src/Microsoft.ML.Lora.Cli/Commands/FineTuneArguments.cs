@@ -23,6 +23,7 @@ internal sealed class FineTuneArguments
     public Option<string?> MessagesColumn { get; } = new("--messages-column") { Description = "Conversation column, JSON [{\"role\", \"content\"}, ...] (causal-lm chat fine-tuning; loss on assistant turns)" };
     public Option<string?> ChatTemplate { get; } = new("--chat-template") { Description = "With --messages-column: built-in template (chatml, llama2, llama3, mistral, gemma, plain); default: the model's own" };
     public Option<string?> PositiveLabel { get; } = new("--positive-label") { Description = "Binary: the label value of the positive class (default: 1/true/yes/positive/spam)" };
+    public Option<string> Mode { get; } = new("--mode") { Description = "What trains: lora (an adapter), head-only (the task head) or full (every weight)", DefaultValueFactory = _ => "lora" };
     public Option<int> Rank { get; } = new("--rank") { Description = "LoRA rank r", DefaultValueFactory = _ => 8 };
     public Option<double> Alpha { get; } = new("--alpha") { Description = "LoRA alpha", DefaultValueFactory = _ => 16 };
     public Option<string?> Targets { get; } = new("--targets")
@@ -40,7 +41,7 @@ internal sealed class FineTuneArguments
     public IEnumerable<Option> All() =>
     [
         Task, Model, Data, Valid, TextColumn, LabelColumn, Text2Column, PromptColumn, ResponseColumn, MessagesColumn, ChatTemplate, PositiveLabel,
-        Rank, Alpha, Targets, Epochs, BatchSize, LearningRate, Precision, Seed, MaxLength,
+        Mode, Rank, Alpha, Targets, Epochs, BatchSize, LearningRate, Precision, Seed, MaxLength,
     ];
 
     public void AddTo(Command command)
@@ -66,6 +67,7 @@ internal sealed class FineTuneArguments
             ResponseColumnName = parse.GetValue(ResponseColumn),
             MessagesColumnName = parse.GetValue(MessagesColumn),
             ChatTemplate = parse.GetValue(ChatTemplate),
+            Mode = ParseMode(parse.GetValue(Mode)!),
             Rank = parse.GetValue(Rank),
             Alpha = parse.GetValue(Alpha),
             TargetModules = parse.GetValue(Targets),
@@ -82,6 +84,25 @@ internal sealed class FineTuneArguments
             MaxSequenceLength = parse.GetValue(MaxLength),
         };
     }
+
+    private static readonly (string Name, LoraFineTuneMode Mode)[] Modes =
+        [("lora", LoraFineTuneMode.Lora), ("head-only", LoraFineTuneMode.HeadOnly), ("full", LoraFineTuneMode.Full)];
+
+    /// <summary>The mode a --mode value names.</summary>
+    public static LoraFineTuneMode ParseMode(string name)
+    {
+        foreach (var (known, mode) in Modes)
+        {
+            if (known == name)
+            {
+                return mode;
+            }
+        }
+        throw new ArgumentException($"--mode '{name}' is not one of {string.Join(", ", Modes.Select(m => m.Name))}.");
+    }
+
+    /// <summary>The --mode value of a mode.</summary>
+    public static string ModeName(LoraFineTuneMode mode) => Modes.First(m => m.Mode == mode).Name;
 
     /// <summary>
     /// Loads a data file typed for the task. The training file must hold both classes of a binary label, and gives

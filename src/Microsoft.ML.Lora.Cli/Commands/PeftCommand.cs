@@ -46,8 +46,10 @@ internal static class PeftCommand
         {
             OutputPaths.CheckFolder(output, parse.GetValue(output)!, parse.GetValue(overwrite));
             using var saved = SavedModel.Load(parse.GetValue(model)!);
-            PeftAdapterFormat.Export(saved.Lora.Model.Lora, parse.GetValue(output)!, saved.Lora.AdapterName);
-            Console.WriteLine($"exported adapter '{saved.Lora.AdapterName}' to {parse.GetValue(output)}");
+            var adapter = saved.Lora.AdapterName ?? throw new ArgumentException(
+                $"'{parse.GetValue(model)}' was fine-tuned with --mode {FineTuneArguments.ModeName(saved.Lora.Mode)}: it has no LoRA adapter to export.");
+            PeftAdapterFormat.Export(saved.Lora.Model.Lora, parse.GetValue(output)!, adapter);
+            Console.WriteLine($"exported adapter '{adapter}' to {parse.GetValue(output)}");
             return 0;
         });
         return command;

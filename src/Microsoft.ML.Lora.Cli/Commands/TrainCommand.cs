@@ -29,6 +29,10 @@ internal static class TrainCommand
                 options.ValidationSet = args.LoadData(parse, options, validPath, training: false);
             }
             var model = FitWithProgress(ml, options, data);
+            if (LoraFineTuneTransformer.FindIn(model)?.TrainingResult is { } result)
+            {
+                Console.WriteLine($"mode {FineTuneArguments.ModeName(options.Mode)}: {result.TrainableParametersReport()}");
+            }
             SaveAtomically(ml, model, data.Schema, outPath);
             Console.WriteLine($"saved {outPath}");
             return 0;

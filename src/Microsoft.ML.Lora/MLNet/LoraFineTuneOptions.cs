@@ -76,6 +76,12 @@ public sealed class LoraFineTuneOptions
     /// <summary>Name of the generated-text output column (causal LM).</summary>
     public string GeneratedTextColumnName { get; set; } = "GeneratedText";
 
+    /// <summary>
+    /// What trains: a LoRA adapter (default), only the task head, or every weight (see <see cref="LoraFineTuneMode"/>).
+    /// The LoRA settings below apply to <see cref="LoraFineTuneMode.Lora"/> only.
+    /// </summary>
+    public LoraFineTuneMode Mode { get; set; } = LoraFineTuneMode.Lora;
+
     /// <summary>LoRA rank r.</summary>
     public int Rank { get; set; } = 8;
 

@@ -13,7 +13,8 @@ namespace Microsoft.ML.Lora.MLNet;
 /// Fine-tunes a pretrained transformer with LoRA inside <c>Fit</c> and returns a
 /// <see cref="LoraFineTuneTransformer"/>. Create it from a catalog, for example
 /// <c>mlContext.MulticlassClassification.Trainers.LoraFineTune(modelPath)</c>. Only the adapter and the task head
-/// are trained; the base weights stay frozen. Progress goes to <c>MLContext.Log</c> and
+/// are trained; the base weights stay frozen (unless <see cref="LoraFineTuneOptions.Mode"/> asks for the head alone or
+/// for every weight). Progress goes to <c>MLContext.Log</c> and
 /// <see cref="LoraFineTuneOptions.Progress"/>; <c>mlContext.CancelExecution()</c> stops training within one step.
 /// </summary>
 public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
@@ -92,6 +93,7 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
         int seed = Options.Seed ?? _host.Rand.Next();
         var settings = Options.ToFineTuningSettings(seed);
         settings.Validate();
+        FineTuneModes.Validate(Options);
         if (Options.MaxSequenceLength < 2)
         {
             throw new ArgumentOutOfRangeException(nameof(Options.MaxSequenceLength), Options.MaxSequenceLength, "MaxSequenceLength must be at least 2.");
@@ -109,8 +111,7 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
         {
             ch.Warning($"Skipped {rows.SkippedMissingLabels} rows whose label '{Options.LabelColumnName}' is missing.");
         }
-        bool ownsModel = Options.BaseModel is null;
-        var baseModel = Options.BaseModel ?? LoraBaseModel.Load(Options.BaseModelPath!);
+        var (baseModel, ownsModel) = FineTuneModes.OpenBase(Options);
         string? adapterName = null;
         try
         {
@@ -131,12 +132,17 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
             {
                 AdapterSetup.Rebuild(baseModel, manifest, seed);
                 AdapterSetup.ApplyPrecision(baseModel, manifest);
+                FineTuneModes.SetTrainable(baseModel, manifest.Mode);
             }
+            var (trainable, total) = baseModel.Lora.CountParameters();
             baseModel.Model.to(device);
             var encoder = AdapterSetup.Encoder(baseModel.Tokenizer, manifest);
             var train = Encode(rows, encoder);
             var valid = validRows is null ? null : Encode(validRows, encoder);
-            ch.Info($"Training {Options.Task} on {train.Count} rows ({baseModel.Model.Config.ModelType}, r={loraConfig.Rank}, alpha={loraConfig.Alpha}, targets {string.Join(",", loraConfig.TargetModules ?? [])}).");
+            ch.Info(Options.Mode == LoraFineTuneMode.Lora
+                ? $"Training {Options.Task} on {train.Count} rows ({baseModel.Model.Config.ModelType}, r={loraConfig.Rank}, alpha={loraConfig.Alpha}, targets {string.Join(",", loraConfig.TargetModules ?? [])})."
+                : $"Training {Options.Task} on {train.Count} rows ({baseModel.Model.Config.ModelType}, mode {Options.Mode}: no adapter).");
+            ch.Info(baseModel.Lora.TrainableParametersReport());
             var progress = Options.Progress ?? (Options.ShowProgress ? new ConsoleProgress() : null);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var loop = new FineTuningLoop(baseModel.Model, TaskObjective.For(Options.Task), settings, baseModel.Tokenizer.PadId, device)
@@ -153,7 +159,7 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
             FineTuningResult result;
             lock (baseModel.Gate)
             {
-                result = loop.Run(train, valid);
+                result = loop.Run(train, valid) with { TrainableParameters = trainable, TotalParameters = total };
             }
             return new LoraFineTuneTransformer(_host, manifest, baseModel, ownsModel, encoder, result);
         }
@@ -200,7 +206,8 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
             labels = (int)label.Type.GetKeyCount();
             keys = TrainingDataReader.KeyValues(label);
         }
-        bool embed = Options.EmbedBaseModel || baseModel.Folder is null;
+        // A full fine-tune changed every base weight: they go into the zip (the base folder no longer describes the model).
+        bool embed = Options.EmbedBaseModel || baseModel.Folder is null || Options.Mode == LoraFineTuneMode.Full;
         return new LoraModelManifest
         {
             Task = Options.Task,
@@ -214,6 +221,7 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
             GeneratedTextColumn = Options.GeneratedTextColumnName,
             LabelKeyValues = keys,
             LabelNames = Options.Task == LoraTask.BinaryClassification ? Options.BinaryLabelNames : null,
+            Mode = Options.Mode,
             Labels = labels,
             Lora = AdapterSetup.ConfigFor(lora, Options.Task, baseModel.Model),
             AdapterName = AdapterSetup.FreshAdapterName(baseModel),

@@ -34,7 +34,8 @@ public sealed partial class LoraFineTuneTransformer
         };
         lock (_base.Gate)
         {
-            _base.Lora.SetActiveAdapters(AdapterName);
+            // Head-only and full fine-tunes have no adapter: their (own) base weights are the model.
+            _base.Lora.SetActiveAdapters(AdapterName is { } name ? [name] : []);
             MergedModel.Save(_base.Lora, folder, dtype, labelNames);
         }
         if (!_base.HasTokenizer)

@@ -30,7 +30,7 @@ public sealed partial class LoraFineTuneTransformer : ITransformer, IDisposable
         TrainingResult = training;
         var device = Runtime.TorchDevices.Resolve(manifest.Device, fallbackToCpu: true);
         var lazyEncoder = encoder is null ? new Lazy<ExampleEncoder>(() => AdapterSetup.Encoder(baseModel.Tokenizer, manifest)) : new Lazy<ExampleEncoder>(encoder);
-        _scorer = new LoraScorer(baseModel, manifest.AdapterName, lazyEncoder, device, manifest.ScoringBatchSize);
+        _scorer = new LoraScorer(baseModel, AdapterName, lazyEncoder, device, manifest.ScoringBatchSize);
     }
 
     internal IHost Host { get; }
@@ -43,8 +43,11 @@ public sealed partial class LoraFineTuneTransformer : ITransformer, IDisposable
     /// <summary>The task this model was trained for.</summary>
     public LoraTask Task => Manifest.Task;
 
-    /// <summary>The name of this model's adapter on its base.</summary>
-    public string AdapterName => Manifest.AdapterName;
+    /// <summary>What was trained: a LoRA adapter, the head alone, or every weight.</summary>
+    public LoraFineTuneMode Mode => Manifest.Mode;
+
+    /// <summary>The name of this model's adapter on its base; null in the HeadOnly and Full modes, which have none.</summary>
+    public string? AdapterName => Manifest.Mode == LoraFineTuneMode.Lora ? Manifest.AdapterName : null;
 
     /// <summary>What importing a PEFT adapter found (null unless created by <see cref="PeftInterop.ImportPeftAdapter"/>).</summary>
     public Adapters.AdapterImportReport? ImportReport { get; init; }

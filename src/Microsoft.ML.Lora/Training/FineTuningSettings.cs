@@ -75,4 +75,18 @@ public sealed record FineTuningProgress(
     int Epoch, long Step, long TotalSteps, double Loss, double TokensPerSecond, double? ValidationLoss = null, double? ValidationAccuracy = null);
 
 /// <summary>What a finished run did.</summary>
-public sealed record FineTuningResult(long Steps, int Epochs, double FinalTrainLoss, double? BestValidationLoss, double? BestValidationAccuracy, bool StoppedEarly);
+public sealed record FineTuningResult(long Steps, int Epochs, double FinalTrainLoss, double? BestValidationLoss, double? BestValidationAccuracy, bool StoppedEarly)
+{
+    /// <summary>Elements of the parameters that trained (LoRA factors and head copy, the head alone, or everything).</summary>
+    public long TrainableParameters { get; init; }
+
+    /// <summary>Elements of every parameter of the model as trained, adapters included (PEFT's "all params").</summary>
+    public long TotalParameters { get; init; }
+
+    /// <summary>100 · trainable / all.</summary>
+    public double TrainablePercent => TotalParameters == 0 ? 0 : 100.0 * TrainableParameters / TotalParameters;
+
+    /// <summary>"trainable params: X || all params: Y || trainable%: Z", as PEFT's print_trainable_parameters.</summary>
+    public string TrainableParametersReport() => string.Format(System.Globalization.CultureInfo.InvariantCulture,
+        "trainable params: {0:N0} || all params: {1:N0} || trainable%: {2:F4}", TrainableParameters, TotalParameters, TrainablePercent);
+}

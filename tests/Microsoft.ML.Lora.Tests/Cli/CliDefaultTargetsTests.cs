@@ -28,7 +28,7 @@ public sealed class CliDefaultTargetsTests : IDisposable
     {
         var zip = CliData.TrainSpamZip(_dir.Path, $"{family}.zip", TinyModelFolders.Create(family, _dir.Path));
         using var saved = SavedModel.Load(zip);
-        var targets = saved.Lora.Model.Lora.Adapters[saved.Lora.AdapterName].TargetModules!;
+        var targets = saved.Lora.Model.Lora.Adapters[saved.Lora.AdapterName!].TargetModules!;
         Assert.Equal(Expected(family), targets.Order(StringComparer.Ordinal));
         Assert.Contains(saved.Lora.Model.Lora.LoraLayers(), l => Expected(family).Any(t => l.Path.EndsWith("." + t, StringComparison.Ordinal)));
     }
@@ -45,7 +45,7 @@ public sealed class CliDefaultTargetsTests : IDisposable
         };
         Assert.Null(options.TargetModules);
         using var model = ml.BinaryClassification.Trainers.LoraFineTune(options).Fit(data);
-        Assert.Equal(["c_attn"], model.Model.Lora.Adapters[model.AdapterName].TargetModules!);
+        Assert.Equal(["c_attn"], model.Model.Lora.Adapters[model.AdapterName!].TargetModules!);
     }
 
     [Fact]

@@ -57,7 +57,8 @@ internal static class AdapterSetup
     }
 
     /// <summary>
-    /// Adds the head (when the base has none) and the manifest's adapter, and makes that adapter active. With a
+    /// Adds the head (when the base has none) and the manifest's adapter (none in the HeadOnly and Full modes), and makes
+    /// that adapter active. With a
     /// seed, the head and the adapter draw from separate generators, so an adapter starts the same whether or not
     /// an earlier fit already created the head on a shared base.
     /// </summary>
@@ -84,8 +85,11 @@ internal static class AdapterSetup
                     $"This base model already carries a {model.ClassificationLabels}-output head from an earlier fit; a {manifest.Task} adapter needs {outputs}. Load a separate LoraBaseModel for this task.");
             }
         }
-        baseModel.Lora.AddAdapter(manifest.AdapterName, manifest.Lora, generator);
-        baseModel.Lora.SetActiveAdapters(manifest.AdapterName);
+        if (manifest.Mode == LoraFineTuneMode.Lora)
+        {
+            baseModel.Lora.AddAdapter(manifest.AdapterName, manifest.Lora, generator);
+            baseModel.Lora.SetActiveAdapters(manifest.AdapterName);
+        }
     }
 
     /// <summary>

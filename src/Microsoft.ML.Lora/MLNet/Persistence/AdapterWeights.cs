@@ -18,6 +18,19 @@ internal static class AdapterWeights
             .ToDictionary(p => p.name, p => (Tensor)p.parameter);
     }
 
+    /// <summary>
+    /// What a saved model stores besides its base: the adapter's tensors (Lora), the head's (HeadOnly: the rest of the
+    /// base is unchanged and referenced) or nothing (Full: every weight is in the embedded base).
+    /// </summary>
+    public static Dictionary<string, Tensor> Trained(LoraBaseModel baseModel, LoraModelManifest manifest) => manifest.Mode switch
+    {
+        LoraFineTuneMode.Lora => Of(baseModel, manifest.AdapterName),
+        LoraFineTuneMode.HeadOnly => baseModel.Model.named_parameters()
+            .Where(p => FineTuneModes.IsHeadParameter(baseModel.Model.ClassificationHeadModules, p.name))
+            .ToDictionary(p => p.name, p => (Tensor)p.parameter),
+        _ => [],
+    };
+
     /// <summary>The base model's own tensors (no adapter tensors), by name.</summary>
     public static Dictionary<string, Tensor> Base(LoraBaseModel baseModel)
     {

@@ -33,6 +33,8 @@ internal sealed record LoraModelManifest
     /// <summary>Regression: the head predicts (label − LabelMean) / LabelScale, so targets of any scale train alike.</summary>
     public double LabelMean { get; init; }
     public double LabelScale { get; init; } = 1;
+    /// <summary>What was trained; absent (Lora) in zips written before modes existed.</summary>
+    public LoraFineTuneMode Mode { get; init; }
     public LoraConfig Lora { get; init; } = new();
     public string AdapterName { get; init; } = "default";
     public BaseModelReference Base { get; init; } = new();

@@ -48,7 +48,7 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
         IReadOnlyDictionary<string, byte[]> tokenizerFiles = _base.HasTokenizer ? _base.Tokenizer.Files : new Dictionary<string, byte[]>();
         var manifest = Manifest with { TokenizerFiles = [.. tokenizerFiles.Keys.Order(StringComparer.Ordinal)] };
         ctx.Writer.Write(manifest.ToJson());
-        var adapter = AdapterWeights.Of(_base, Manifest.AdapterName);
+        var adapter = AdapterWeights.Trained(_base, Manifest);
         ctx.SaveBinaryStream(AdapterEntry, w => w.Write(SafetensorsWriter.ToBytes(adapter)));
         foreach (var (name, bytes) in tokenizerFiles)
         {
@@ -87,6 +87,11 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
             }
             return new LoraFineTuneTransformer(env, manifest, embedded, ownsModel: true, encoder: null, training: null);
         }
+        if (manifest.Mode != LoraFineTuneMode.Lora)
+        {
+            // A head-only model's head is its base's own: that base is never shared.
+            return OnOwnBase(env, manifest, tokenizerFiles, adapterBytes);
+        }
         // A referenced base is shared by every loaded zip over it; this zip's adapter gets a name free on it.
         var shared = BaseModelStore.SharedFromReference(manifest.Base, tokenizerFiles);
         try
@@ -98,18 +103,7 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
                 {
                     // Another task's head already sits on the shared base: give this model a base of its own.
                     SharedBaseCache.Release(shared);
-                    var own = BaseModelStore.FromReference(manifest.Base, tokenizerFiles);
-                    try
-                    {
-                        AdapterSetup.Rebuild(own, manifest);
-                        LoadAdapter(own, manifest, manifest.AdapterName, adapterBytes);
-                    }
-                    catch
-                    {
-                        own.Dispose();
-                        throw;
-                    }
-                    return new LoraFineTuneTransformer(env, manifest, own, ownsModel: true, encoder: null, training: null);
+                    return OnOwnBase(env, manifest, tokenizerFiles, adapterBytes);
                 }
                 AdapterSetup.Rebuild(shared, named);
                 LoadAdapter(shared, named, manifest.AdapterName, adapterBytes);
@@ -146,6 +140,23 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
             content = buffer.ToArray();
         });
         return found ? content : null;
+    }
+
+    /// <summary>Loads the referenced base for this model alone and puts the saved tensors on it.</summary>
+    private static LoraFineTuneTransformer OnOwnBase(IHostEnvironment env, LoraModelManifest manifest, Dictionary<string, byte[]> tokenizerFiles, byte[] adapterBytes)
+    {
+        var own = BaseModelStore.FromReference(manifest.Base, tokenizerFiles);
+        try
+        {
+            AdapterSetup.Rebuild(own, manifest);
+            LoadAdapter(own, manifest, manifest.AdapterName, adapterBytes);
+        }
+        catch
+        {
+            own.Dispose();
+            throw;
+        }
+        return new LoraFineTuneTransformer(env, manifest, own, ownsModel: true, encoder: null, training: null);
     }
 
     /// <summary>Fills the adapter's tensors, renaming the saved adapter name to the one it has on this base.</summary>

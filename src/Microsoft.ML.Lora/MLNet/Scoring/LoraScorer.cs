@@ -11,7 +11,7 @@ namespace Microsoft.ML.Lora.MLNet.Scoring;
 /// calls are serialised on the base (libtorch already uses every core inside one call) and switch the base to
 /// this scorer's adapter first, so several PredictionEngines and several models over one base may share it.
 /// </summary>
-internal sealed class LoraScorer(LoraBaseModel baseModel, string adapter, Lazy<ExampleEncoder> lazyEncoder, Device device, int batchSize)
+internal sealed class LoraScorer(LoraBaseModel baseModel, string? adapter, Lazy<ExampleEncoder> lazyEncoder, Device device, int batchSize)
 {
     private readonly PretrainedModel model = baseModel.Model;
     private readonly object _gate = baseModel.Gate;
@@ -23,10 +23,10 @@ internal sealed class LoraScorer(LoraBaseModel baseModel, string adapter, Lazy<E
 
     public ExampleEncoder Encoder => encoder;
 
-    /// <summary>Makes this scorer's adapter the active one (call under the gate).</summary>
+    /// <summary>Makes this scorer's adapter the active one (call under the gate); a null adapter is a base of the scorer's own.</summary>
     private void Activate()
     {
-        if (baseModel.Lora.ActiveAdapters is not [var active] || active != adapter)
+        if (adapter is not null && (baseModel.Lora.ActiveAdapters is not [var active] || active != adapter))
         {
             baseModel.Lora.SetActiveAdapters(adapter);
         }
