@@ -72,7 +72,11 @@ public sealed class FineTuningSettings
 
 /// <summary>One progress report of a fine-tuning run.</summary>
 public sealed record FineTuningProgress(
-    int Epoch, long Step, long TotalSteps, double Loss, double TokensPerSecond, double? ValidationLoss = null, double? ValidationAccuracy = null);
+    int Epoch, long Step, long TotalSteps, double Loss, double TokensPerSecond, double? ValidationLoss = null, double? ValidationAccuracy = null)
+{
+    /// <summary>The learning-rate schedule's multiplier this optimizer step used (null in validation reports).</summary>
+    public double? LearningRateFactor { get; init; }
+}
 
 /// <summary>What a finished run did.</summary>
 public sealed record FineTuningResult(long Steps, int Epochs, double FinalTrainLoss, double? BestValidationLoss, double? BestValidationAccuracy, bool StoppedEarly)
