@@ -37,11 +37,12 @@ internal sealed class FineTuneArguments
     public Option<string> Precision { get; } = new("--precision") { Description = "fp32 | bf16", DefaultValueFactory = _ => "fp32" };
     public Option<int?> Seed { get; } = new("--seed") { Description = "Random seed (default 0)" };
     public Option<int> MaxLength { get; } = new("--max-length") { Description = "Longest token sequence", DefaultValueFactory = _ => 128 };
+    public Option<string> OnNonFinite { get; } = new("--on-non-finite") { Description = "A step with NaN/Inf loss or gradients: stop (exit 2, last good checkpoint kept) | skip", DefaultValueFactory = _ => "stop" };
 
     public IEnumerable<Option> All() =>
     [
         Task, Model, Data, Valid, TextColumn, LabelColumn, Text2Column, PromptColumn, ResponseColumn, MessagesColumn, ChatTemplate, PositiveLabel,
-        Mode, Rank, Alpha, Targets, Epochs, BatchSize, LearningRate, Precision, Seed, MaxLength,
+        Mode, Rank, Alpha, Targets, Epochs, BatchSize, LearningRate, Precision, Seed, MaxLength, OnNonFinite,
     ];
 
     public void AddTo(Command command)
@@ -82,6 +83,12 @@ internal sealed class FineTuneArguments
             },
             Seed = parse.GetValue(Seed) ?? 0,
             MaxSequenceLength = parse.GetValue(MaxLength),
+            NonFiniteSteps = parse.GetValue(OnNonFinite) switch
+            {
+                "stop" => NonFiniteStepAction.Stop,
+                "skip" => NonFiniteStepAction.Skip,
+                var v => throw new ArgumentException($"--on-non-finite '{v}' is not stop or skip."),
+            },
         };
     }
 

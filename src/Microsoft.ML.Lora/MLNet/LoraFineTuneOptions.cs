@@ -166,6 +166,12 @@ public sealed class LoraFineTuneOptions
     /// <summary>"loss" or "accuracy": the validation metric early stopping and best-epoch selection use.</summary>
     public string EarlyStoppingMetric { get; set; } = "loss";
 
+    /// <summary>
+    /// A step whose loss or gradient norm is NaN/Inf: Stop (a <see cref="NonFiniteTrainingException"/>, weights and
+    /// checkpoints of the last good step kept) or Skip (no update; <see cref="FineTuningResult.SkippedSteps"/> counts them).
+    /// </summary>
+    public NonFiniteStepAction NonFiniteSteps { get; set; } = NonFiniteStepAction.Stop;
+
     /// <summary>Folder for periodic adapter checkpoints, or null.</summary>
     public string? CheckpointDirectory { get; set; }
 
@@ -241,5 +247,6 @@ public sealed class LoraFineTuneOptions
         EarlyStoppingPatience = EarlyStoppingPatience,
         EarlyStoppingMetric = EarlyStoppingMetric,
         GradientCheckpointing = GradientCheckpointing,
+        NonFiniteSteps = NonFiniteSteps,
     };
 }

@@ -27,10 +27,15 @@ public sealed class FineTuningLoop(PretrainedModel model, TaskObjective objectiv
     /// <summary>Optimizer steps between checkpoints.</summary>
     public long CheckpointInterval { get; init; } = 100;
 
+    private long _skippedSteps;
+    private long? _lastCheckpointStep;
+
     /// <summary>Trains on <paramref name="train"/>, validating on <paramref name="valid"/> after each epoch.</summary>
     public FineTuningResult Run(IReadOnlyList<TokenizedExample> train, IReadOnlyList<TokenizedExample>? valid)
     {
         settings.Validate();
+        _skippedSteps = 0;
+        _lastCheckpointStep = null;
         var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
         if (trainable.Count == 0)
         {
@@ -45,7 +50,9 @@ public sealed class FineTuningLoop(PretrainedModel model, TaskObjective objectiv
         {
             NativeAllocator.PreferReturningFreedMemory();
         }
-        var state = Checkpoints?.TryResume(model, optimizer) ?? new TrainingState();
+        var resumed = Checkpoints?.TryResume(model, optimizer);
+        _lastCheckpointStep = resumed?.Step;
+        var state = resumed ?? new TrainingState();
 
         double? bestLoss = null, bestAccuracy = null;
         Dictionary<string, Tensor>? bestWeights = null;
@@ -93,7 +100,7 @@ public sealed class FineTuningLoop(PretrainedModel model, TaskObjective objectiv
             model.GradientCheckpointing = checkpointingBefore;
             model.eval();
         }
-        return new FineTuningResult(state.Step, state.Epoch, lastLoss, bestLoss, bestAccuracy, stoppedEarly);
+        return new FineTuningResult(state.Step, state.Epoch, lastLoss, bestLoss, bestAccuracy, stoppedEarly) { SkippedSteps = _skippedSteps };
     }
 
     /// <summary>
@@ -137,17 +144,30 @@ public sealed class FineTuningLoop(PretrainedModel model, TaskObjective objectiv
                 tokens += batch.RealTokens;
             }
             double factor = schedule.Factor(state.Step);
+            bool applied;
             using (var scope = NewDisposeScope())
             {
-                if (settings.MaxGradNorm > 0)
+                double norm = settings.MaxGradNorm > 0 ? optimizer.ClipGradNorm(settings.MaxGradNorm) : optimizer.GradientNorm();
+                applied = double.IsFinite(groupLoss) && double.IsFinite(norm);
+                if (applied)
                 {
-                    optimizer.ClipGradNorm(settings.MaxGradNorm);
+                    SetLearningRate(optimizer, factor);
+                    optimizer.step();
                 }
-                SetLearningRate(optimizer, factor);
-                optimizer.step();
                 optimizer.zero_grad();
+                if (!applied && settings.NonFiniteSteps == NonFiniteStepAction.Stop)
+                {
+                    throw new NonFiniteTrainingException(state.Step + 1, epoch + 1, groupLoss, norm, settings.LearningRate * factor, _lastCheckpointStep);
+                }
             }
-            lastLoss = groupLoss;
+            if (applied)
+            {
+                lastLoss = groupLoss;
+            }
+            else
+            {
+                _skippedSteps++;
+            }
             state.Step++;
             state.BatchInEpoch = first = end;
             Progress?.Invoke(new FineTuningProgress(epoch + 1, state.Step, totalSteps, lastLoss, tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds))
@@ -157,6 +177,7 @@ public sealed class FineTuningLoop(PretrainedModel model, TaskObjective objectiv
             if (Checkpoints is not null && state.Step % CheckpointInterval == 0)
             {
                 Checkpoints.Save(model, optimizer, state with { Epoch = epoch });
+                _lastCheckpointStep = state.Step;
             }
         }
         return lastLoss;
