@@ -50,9 +50,14 @@ public sealed class FineTuningLoop(PretrainedModel model, TaskObjective objectiv
         {
             NativeAllocator.PreferReturningFreedMemory();
         }
+        string runKey = RunKey(train.Count, trainable);
         var resumed = Checkpoints?.TryResume(model, optimizer);
+        if (resumed?.RunKey is { } written && written != runKey)
+        {
+            throw new TrainingCheckpointMismatchException(resumed.Step, written, runKey);
+        }
         _lastCheckpointStep = resumed?.Step;
-        var state = resumed ?? new TrainingState();
+        var state = (resumed ?? new TrainingState()) with { RunKey = runKey };
 
         double? bestLoss = null, bestAccuracy = null;
         Dictionary<string, Tensor>? bestWeights = null;
@@ -215,6 +220,16 @@ public sealed class FineTuningLoop(PretrainedModel model, TaskObjective objectiv
             model.train(wasTraining);
         }
     }
+
+    /// <summary>
+    /// What a checkpoint must match to be resumed: everything that fixes the batches, their order and the schedule's
+    /// shape. MaxSteps may change (resuming to stop earlier or later); the schedule then spans the new step count.
+    /// </summary>
+    private string RunKey(int rows, List<(string name, Parameter parameter)> trainable) => string.Create(
+        System.Globalization.CultureInfo.InvariantCulture,
+        $"rows={rows} batch={settings.BatchSize} accumulation={settings.GradientAccumulationSteps} epochs={settings.Epochs} " +
+        $"seed={settings.Seed} bucketing={settings.LengthBucketing} lr={settings.LearningRate:R} schedule={settings.Schedule} warmup={settings.WarmupRatio:R} " +
+        $"trainable={trainable.Count}/{trainable.Sum(p => p.parameter.numel())}");
 
     private FusedAdamW CreateOptimizer(List<(string name, Parameter parameter)> trainable)
     {
