@@ -92,4 +92,17 @@ public sealed class BenchCommandTests : IDisposable
         Assert.Equal(40, json.GetProperty("rows").GetInt32());
         Assert.Equal(json.GetProperty("rows_per_second_batched").GetDouble() / json.GetProperty("rows_per_second_engine").GetDouble(), json.GetProperty("speedup").GetDouble(), 9);
     }
+
+    [Fact]
+    public void ScoreWithAPresetReportsTheForwardMfuOnRealTokens()
+    {
+        var json = RunJson("bench", "score", "--preset", "stories260k", "--rows", "40", "--rounds", "1", "--batch-size", "8", "--json");
+        Assert.Equal("stories260k", json.GetProperty("preset").GetString());
+        Assert.Equal(40, json.GetProperty("rows").GetInt32());
+        Assert.True(json.GetProperty("real_tokens").GetInt64() <= json.GetProperty("padded_tokens").GetInt64());
+        Assert.InRange(json.GetProperty("forward_mfu").GetDouble(), 1e-6, 1.5);
+        var (code, _, error) = CliRunner.Run("bench", "score", "--preset", "stories260k", "--precision", "fp8");
+        Assert.Equal(2, code);
+        Assert.Contains("fp8", error, StringComparison.Ordinal);
+    }
 }
