@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.ML.Lora.Adapters;
+using Microsoft.ML.Lora.IO;
 using Microsoft.ML.Lora.MLNet;
 
 namespace MlLora.Cli.Commands;
@@ -48,7 +49,7 @@ internal static class PeftCommand
             using var saved = SavedModel.Load(parse.GetValue(model)!);
             var adapter = saved.Lora.AdapterName ?? throw new ArgumentException(
                 $"'{parse.GetValue(model)}' was fine-tuned with --mode {FineTuneArguments.ModeName(saved.Lora.Mode)}: it has no LoRA adapter to export.");
-            PeftAdapterFormat.Export(saved.Lora.Model.Lora, parse.GetValue(output)!, adapter);
+            AtomicOutput.WriteFolder(parse.GetValue(output)!, folder => PeftAdapterFormat.Export(saved.Lora.Model.Lora, folder, adapter));
             Console.WriteLine($"exported adapter '{adapter}' to {parse.GetValue(output)}");
             return 0;
         });

@@ -83,24 +83,8 @@ internal static class TrainCommand
         (p.ValidationLoss is { } vl ? $" valid loss {vl:F4}" : "") + (p.ValidationAccuracy is { } va ? $" valid acc {va:P1}" : "");
 
     /// <summary>Writes the zip next to its destination and renames it into place: no half-written model files.</summary>
-    public static void SaveAtomically(MLContext ml, ITransformer model, DataViewSchema schema, string path)
-    {
-        var full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var temp = full + ".partial";
-        try
-        {
-            ml.Model.Save(model, schema, temp);
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp))
-            {
-                File.Delete(temp);
-            }
-        }
-    }
+    public static void SaveAtomically(MLContext ml, ITransformer model, DataViewSchema schema, string path) =>
+        ml.Model.SaveAtomically(model, schema, path);
 
     /// <summary>Reports on the training thread (Progress&lt;T&gt; would post to the thread pool).</summary>
     private sealed class SynchronousProgress(Action<FineTuningProgress> report) : IProgress<FineTuningProgress>
