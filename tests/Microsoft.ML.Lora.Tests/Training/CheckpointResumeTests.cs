@@ -11,7 +11,7 @@ public class CheckpointResumeTests
     };
 
     [Fact]
-    public void ACheckpointOfADifferentRunIsRefused()
+    public void E046_ACheckpointOfADifferentRunIsRefused()
     {
         var rows = LoopTestModels.EqualLengthRows(16);
         using var folder = new TempDirectory();

@@ -26,7 +26,7 @@ public class NonFiniteGuardTests
     };
 
     [Fact]
-    public void NaNLossStopsWithTypedErrorKeepingTheLastGoodWeightsAndCheckpoint()
+    public void E045_NaNLossStopsWithTypedErrorKeepingTheLastGoodWeightsAndCheckpoint()
     {
         var rows = LoopTestModels.EqualLengthRows(24);
         Dictionary<string, float[]> afterTwoSteps;
