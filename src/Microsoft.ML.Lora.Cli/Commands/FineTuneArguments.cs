@@ -36,12 +36,17 @@ internal sealed class FineTuneArguments
     public Option<double> LearningRate { get; } = new("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => 1e-3 };
     public Option<string> Precision { get; } = new("--precision") { Description = "fp32 | bf16", DefaultValueFactory = _ => "fp32" };
     public Option<int?> Seed { get; } = new("--seed") { Description = "Random seed (default 0)" };
+    public Option<int> ChainCycles { get; } = new("--chain-cycles")
+    {
+        Description = "Chain of LoRA: K cycles of (train, merge into the base, fresh adapter and optimizer), the steps of one run split across them (default 1: plain LoRA)",
+        DefaultValueFactory = _ => 1,
+    };
     public Option<int> MaxLength { get; } = new("--max-length") { Description = "Longest token sequence", DefaultValueFactory = _ => 128 };
 
     public IEnumerable<Option> All() =>
     [
         Task, Model, Data, Valid, TextColumn, LabelColumn, Text2Column, PromptColumn, ResponseColumn, MessagesColumn, ChatTemplate, PositiveLabel,
-        Mode, Rank, Alpha, Targets, Epochs, BatchSize, LearningRate, Precision, Seed, MaxLength,
+        Mode, Rank, Alpha, Targets, Epochs, BatchSize, LearningRate, Precision, Seed, MaxLength, ChainCycles,
     ];
 
     public void AddTo(Command command)
@@ -82,6 +87,7 @@ internal sealed class FineTuneArguments
             },
             Seed = parse.GetValue(Seed) ?? 0,
             MaxSequenceLength = parse.GetValue(MaxLength),
+            ChainCycles = parse.GetValue(ChainCycles),
         };
     }
 
