@@ -319,6 +319,31 @@ public sealed class ChainOfLoraTests : IDisposable
     }
 
     [Fact]
+    public void ABaseStoredInBFloat16IsRefusedBeforeTheFirstCycle()
+    {
+        using var baseModel = LoraBaseModel.Load(_bert);
+        var options = Options(2);
+        var manifest = new LoraModelManifest
+        {
+            Task = LoraTask.BinaryClassification,
+            Lora = AdapterSetup.ConfigFor(options.ToLoraConfig(baseModel.Model.Config.ModelType), LoraTask.BinaryClassification, baseModel.Model),
+            MaxSequenceLength = 32,
+            ChainCycles = 2,
+        };
+        AdapterSetup.Rebuild(baseModel, manifest, seed: 3);
+        // What a precision chosen at run time would do: the frozen weights in bf16.
+        MixedPrecision.CastFrozenWeights(baseModel.Model, ScalarType.BFloat16);
+        var encoder = AdapterSetup.Encoder(baseModel.Tokenizer, manifest);
+        var train = SentimentRows.Binary(16, seed: 1).Select(r => encoder.Encode(r.Text, null, r.Label ? 1 : 0)).ToList();
+        bool trained = false;
+        var error = Assert.Throws<ArgumentException>(() => ChainOfLora.Train(baseModel, manifest, options, 3, CPU, train, null,
+            (settings, _, _, _) => { trained = true; return new FineTuningLoop(baseModel.Model, TaskObjective.For(LoraTask.BinaryClassification), settings, 0, CPU); }, _ => { }));
+        Assert.Contains("BFloat16", error.Message, StringComparison.Ordinal);
+        Assert.Contains("query", error.Message, StringComparison.Ordinal);
+        Assert.False(trained);
+    }
+
+    [Fact]
     public void AManifestWithoutCyclesIsPlainLora()
     {
         var json = new LoraModelManifest { Task = LoraTask.BinaryClassification }.ToJson();
