@@ -18,6 +18,9 @@ internal static partial class NativeAllocator
     private const int LeanThreshold = 1 << 20;
     private static int _applied;
 
+    /// <summary>False when <see cref="LoraRuntimeSettings.LeanAllocatorWithCheckpointing"/> turned it off.</summary>
+    internal static bool Enabled { get; set; } = true;
+
     /// <summary>Whether this process lowered the threshold.</summary>
     public static bool ReturnsFreedMemory => Volatile.Read(ref _applied) == 2;
 
@@ -28,7 +31,7 @@ internal static partial class NativeAllocator
         {
             return ReturnsFreedMemory;
         }
-        if (!OperatingSystem.IsLinux()
+        if (!Enabled || !OperatingSystem.IsLinux()
             || Environment.GetEnvironmentVariable("LORA_LEAN_ALLOCATOR") == "0"
             || Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_") is not null
             || Environment.GetEnvironmentVariable("GLIBC_TUNABLES") is { } tunables && tunables.Contains("glibc.malloc.", StringComparison.Ordinal))
@@ -40,6 +43,7 @@ internal static partial class NativeAllocator
             if (SetMallocOption(MmapThresholdOption, LeanThreshold) == 1)
             {
                 Volatile.Write(ref _applied, 2);
+                LoraRuntime.Record($"mallopt(M_MMAP_THRESHOLD, {LeanThreshold})");
                 return true;
             }
         }
