@@ -61,6 +61,23 @@ internal static class ChainOfLora
         _ = options;
     }
 
+    /// <summary>
+    /// Throws when a layer the adapter adapts stores its base weight in anything but float32 (a precision chosen at run
+    /// time, or another storage): each merge would round that cycle's update away.
+    /// </summary>
+    public static void RequireFloatBase(LoraBaseModel baseModel, LoraModelManifest manifest, int cycles)
+    {
+        foreach (var (path, layer) in baseModel.Lora.LoraLayers())
+        {
+            if (layer.HasAdapter(manifest.AdapterName) && layer.BaseWeight.dtype != ScalarType.Float32)
+            {
+                throw new ArgumentException(
+                    $"ChainCycles {cycles} (Chain of LoRA) merges every cycle into the base, but {path} stores its base weight as {layer.BaseWeight.dtype}: use float32 base weights.",
+                    nameof(LoraFineTuneOptions.ChainCycles));
+            }
+        }
+    }
+
     /// <summary>The optimizer steps one run of <see cref="FineTuningLoop"/> takes over <paramref name="examples"/> rows.</summary>
     public static long PlannedSteps(int examples, FineTuningSettings settings)
     {
@@ -127,6 +144,7 @@ internal static class ChainOfLora
         Func<FineTuningSettings, int, long, long, FineTuningLoop> loopFor, Action<string> log)
     {
         var steps = StepsPerCycle(PlannedSteps(train.Count, options.ToFineTuningSettings(seed)), options.ChainCycles);
+        RequireFloatBase(baseModel, manifest, options.ChainCycles);
         long total = steps.Sum(), done = 0;
         var results = new List<FineTuningResult>();
         var merged = new List<byte[]>();
