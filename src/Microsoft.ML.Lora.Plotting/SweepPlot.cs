@@ -18,7 +18,7 @@ public static class SweepPlot
         if (result.Evaluations.Count > 0)
         {
             Directory.CreateDirectory(folder);
-            WritePng(Path.Combine(folder, SweepOutputFiles.Plot), result);
+            Microsoft.ML.Lora.IO.AtomicOutput.WriteFile(Path.Combine(folder, SweepOutputFiles.Plot), temp => WritePng(temp, result));
         }
     }
 

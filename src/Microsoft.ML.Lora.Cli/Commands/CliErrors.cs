@@ -14,10 +14,10 @@ internal static class CliErrors
         {
             return action();
         }
-        catch (Exception e) when (IsUserError(e))
+        catch (Exception e) when (ExitCodeFor(e.GetType()) == UserError)
         {
             Console.Error.WriteLine($"error: {e.Message}");
-            return 2;
+            return UserError;
         }
         catch (OperationCanceledException)
         {
@@ -26,10 +26,23 @@ internal static class CliErrors
         }
     }
 
-    private static bool IsUserError(Exception e) =>
-        e is IOException or InvalidDataException or ArgumentException or FormatException or UnauthorizedAccessException or NotSupportedException
-            or InvalidOperationException and not ObjectDisposedException
-            || e.GetType().Namespace?.StartsWith("Microsoft.ML.Lora", StringComparison.Ordinal) == true;
+    /// <summary>Exit code of a command that failed on bad input (a typed error, printed as one line).</summary>
+    public const int UserError = 2;
+
+    /// <summary>Exit code of an unexpected failure (printed with its stack trace).</summary>
+    public const int Crash = 1;
+
+    /// <summary>The exit code a failure of this type ends the tool with (docs/errors.md lists them).</summary>
+    public static int ExitCodeFor(Type exceptionType)
+    {
+        ArgumentNullException.ThrowIfNull(exceptionType);
+        bool expected = typeof(IOException).IsAssignableFrom(exceptionType) || typeof(InvalidDataException).IsAssignableFrom(exceptionType)
+            || typeof(ArgumentException).IsAssignableFrom(exceptionType) || typeof(FormatException).IsAssignableFrom(exceptionType)
+            || typeof(UnauthorizedAccessException).IsAssignableFrom(exceptionType) || typeof(NotSupportedException).IsAssignableFrom(exceptionType)
+            || (typeof(InvalidOperationException).IsAssignableFrom(exceptionType) && !typeof(ObjectDisposedException).IsAssignableFrom(exceptionType))
+            || exceptionType.Namespace?.StartsWith("Microsoft.ML.Lora", StringComparison.Ordinal) == true;
+        return expected ? UserError : Crash;
+    }
 
     /// <summary>True when stdout is an interactive terminal (progress bars), false in CI logs and pipes.</summary>
     public static bool Interactive => !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.ML.Lora.Adapters;
+using Microsoft.ML.Lora.IO;
 using Microsoft.ML.Lora.MLNet;
 
 namespace MlLora.Cli.Commands;
@@ -54,7 +55,7 @@ internal static class PeftCommand
                 throw new ArgumentException(
                     $"'{parse.GetValue(model)}' was trained with --chain-cycles {saved.Lora.ChainCycles}: its adapter only holds the last cycle. Use 'mllora merge' for the whole model.");
             }
-            PeftAdapterFormat.Export(saved.Lora.Model.Lora, parse.GetValue(output)!, adapter);
+            AtomicOutput.WriteFolder(parse.GetValue(output)!, folder => PeftAdapterFormat.Export(saved.Lora.Model.Lora, folder, adapter));
             Console.WriteLine($"exported adapter '{adapter}' to {parse.GetValue(output)}");
             return 0;
         });

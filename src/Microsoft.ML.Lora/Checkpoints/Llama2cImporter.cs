@@ -83,9 +83,16 @@ public static class Llama2cImporter
         var (config, weights) = Read(checkpointPath);
         try
         {
-            Directory.CreateDirectory(outputFolder);
-            SafetensorsShardWriter.Write(outputFolder, weights, metadata: new Dictionary<string, string> { ["format"] = "pt" });
-            HfConfigFile.Write(config, Path.Combine(outputFolder, HfConfigFile.FileName), ScalarType.Float32, "LlamaForCausalLM");
+            // One folder or none: a tokenizer that fails to convert leaves no weights without their tokenizer.
+            Microsoft.ML.Lora.IO.AtomicOutput.WriteFolder(outputFolder, temp =>
+            {
+                SafetensorsShardWriter.Write(temp, weights, metadata: new Dictionary<string, string> { ["format"] = "pt" });
+                HfConfigFile.Write(config, Path.Combine(temp, HfConfigFile.FileName), ScalarType.Float32, "LlamaForCausalLM");
+                if (tokenizerPath is not null)
+                {
+                    Llama2cTokenizerConverter.ConvertToFolder(tokenizerPath, temp);
+                }
+            });
         }
         finally
         {
@@ -93,10 +100,6 @@ public static class Llama2cImporter
             {
                 t.Dispose();
             }
-        }
-        if (tokenizerPath is not null)
-        {
-            Llama2cTokenizerConverter.ConvertToFolder(tokenizerPath, outputFolder);
         }
         return config;
     }

@@ -82,7 +82,7 @@ internal static class ChainOfLora
     public static long PlannedSteps(int examples, FineTuningSettings settings)
     {
         long batchesPerEpoch = (examples + settings.BatchSize - 1) / settings.BatchSize;
-        long stepsPerEpoch = Math.Max(1, batchesPerEpoch / settings.GradientAccumulationSteps);
+        long stepsPerEpoch = Math.Max(1, (batchesPerEpoch + settings.GradientAccumulationSteps - 1) / settings.GradientAccumulationSteps);
         return Math.Min(settings.MaxSteps ?? long.MaxValue, stepsPerEpoch * settings.Epochs);
     }
 

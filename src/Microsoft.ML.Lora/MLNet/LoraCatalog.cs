@@ -148,10 +148,12 @@ public static class LoraCatalog
     /// <param name="catalog">The model operations catalog (<c>mlContext.Model</c>).</param>
     /// <param name="path">The model zip.</param>
     /// <param name="inputSchema">The schema the model expects.</param>
+    /// <exception cref="UnsafeModelZipException">An entry's name leaves the archive or its size is a zip bomb (see <see cref="ModelZipGuard"/>).</exception>
     public static ITransformer LoadWithLora(this ModelOperationsCatalog catalog, string path, out DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         RegisterForLoading(catalog.GetEnvironment());
+        ModelZipGuard.Check(path);
         try
         {
             return catalog.Load(path, out inputSchema);
@@ -161,6 +163,22 @@ public static class LoraCatalog
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(inner).Throw();
             throw; // unreachable
         }
+    }
+
+    /// <summary>
+    /// <c>mlContext.Model.Save</c>, atomically: the zip is written under a temporary name in the destination's
+    /// folder, flushed and renamed over <paramref name="path"/>, so a process killed during the save leaves the
+    /// previous zip (or none) and never a truncated one. Use it wherever a crash must not lose a saved model.
+    /// </summary>
+    /// <param name="catalog">The model operations catalog (<c>mlContext.Model</c>).</param>
+    /// <param name="model">The model to save.</param>
+    /// <param name="inputSchema">The schema of the data the model reads.</param>
+    /// <param name="path">The model zip.</param>
+    public static void SaveAtomically(this ModelOperationsCatalog catalog, ITransformer model, DataViewSchema inputSchema, string path)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(model);
+        IO.AtomicOutput.WriteFile(path, temp => catalog.Save(model, inputSchema, temp));
     }
 
     /// <summary>

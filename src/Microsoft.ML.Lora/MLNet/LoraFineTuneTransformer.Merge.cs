@@ -32,6 +32,11 @@ public sealed partial class LoraFineTuneTransformer
             LoraTask.MulticlassClassification => LabelNames,
             _ => null,
         };
+        IO.AtomicOutput.WriteFolder(folder, temp => WriteMerged(temp, dtype, labelNames));
+    }
+
+    private void WriteMerged(string folder, ScalarType? dtype, IReadOnlyList<string>? labelNames)
+    {
         lock (_base.Gate)
         {
             // Head-only and full fine-tunes have no adapter: their (own) base weights are the model.

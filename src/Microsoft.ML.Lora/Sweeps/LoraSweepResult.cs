@@ -54,7 +54,7 @@ public sealed class LoraSweepResult : IDisposable
 
     /// <summary>Saves the best model as an ML.NET model zip, as <c>mlContext.Model.Save</c> does.</summary>
     public void SaveBestModel(string path, DataViewSchema inputSchema) =>
-        _ml.Model.Save(BestModel ?? throw new InvalidOperationException("The sweep finished no trial within its budget, so there is no model to save."), inputSchema, path);
+        _ml.Model.SaveAtomically(BestModel ?? throw new InvalidOperationException("The sweep finished no trial within its budget, so there is no model to save."), inputSchema, path);
 
     /// <summary>
     /// Writes the sweep's files into <paramref name="folder"/>: the table as <see cref="SweepOutputFiles.Csv"/>,

@@ -36,9 +36,7 @@ public static class SweepResultsFile
             Objective = objective.ToString(),
             Evaluations = [.. evaluations],
         };
-        var temporary = path + ".tmp";
-        File.WriteAllText(temporary, JsonSerializer.Serialize(contents, Json));
-        File.Move(temporary, path, overwrite: true);
+        IO.AtomicOutput.WriteAllText(path, JsonSerializer.Serialize(contents, Json));
     }
 
     /// <summary>Writes a finished sweep's evaluations (for sweeps run without <see cref="LoraSweepOptions.ResultsFile"/>).</summary>

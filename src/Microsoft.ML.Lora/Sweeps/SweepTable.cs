@@ -30,6 +30,11 @@ public static class SweepTable
     public static void WriteCsv(string path, SweepRunResult result)
     {
         ArgumentNullException.ThrowIfNull(result);
+        IO.AtomicOutput.WriteFile(path, temp => WriteCsvTo(temp, result));
+    }
+
+    private static void WriteCsvTo(string path, SweepRunResult result)
+    {
         var metricNames = result.Evaluations.SelectMany(e => e.Metrics.Keys).Distinct().Order(StringComparer.Ordinal).ToArray();
         using var csv = new StreamWriter(path, append: false, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
         WriteRecord(csv, Headers.Take(Headers.Length - 4).Append("objective").Concat(metricNames).Concat(Headers.TakeLast(3)));

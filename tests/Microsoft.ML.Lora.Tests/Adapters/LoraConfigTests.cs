@@ -67,7 +67,7 @@ public class LoraConfigTests
     [InlineData("""{"r": 8, "target_modules": []}""", typeof(ArgumentException))]
     [InlineData("""{"r": 8, "target_modules": "(unclosed"}""", typeof(ArgumentException))]
     [InlineData("""{"r": 8, "target_modules": ["q_proj"], "peft_type": "IA3"}""", typeof(ArgumentException))]
-    public void InvalidValuesAreRejectedByValidate(string json, Type expected)
+    public void E016_InvalidAdapterConfigValuesAreRejectedByValidate(string json, Type expected)
     {
         var config = LoraConfig.FromJson(json, "test");
         var error = Assert.Throws(expected, () => config.Validate("adapter_config.json"));
@@ -80,7 +80,7 @@ public class LoraConfigTests
     [InlineData("""{"bias": "some"}""")]
     [InlineData("""{"target_modules": 3}""")]
     [InlineData("null")]
-    public void MalformedFilesAreTypedErrors(string json)
+    public void E015_MalformedAdapterConfigJsonIsATypedError(string json)
     {
         var error = Assert.Throws<InvalidAdapterConfigException>(() => LoraConfig.FromJson(json, "bad.json"));
         Assert.Equal("bad.json", error.ConfigSource);
@@ -132,7 +132,7 @@ public class LoraConfigTests
     }
 
     [Fact]
-    public void TargetsThatMatchNothingOrAreNotLayersAreTypedErrors()
+    public void E017_AdapterTargetsThatMatchNothingInTheBaseAreTypedErrors()
     {
         var lora = new LoraModel(TinyLlama());
         var none = Assert.Throws<InvalidAdapterConfigException>(() => lora.AddAdapter("a", new LoraConfig { TargetModules = ["c_attn"] }));

@@ -101,7 +101,7 @@ public class HfConfigFileTests
     [InlineData("""{"model_type":"gpt2","vocab_size":10,"n_embd":9,"n_layer":1,"n_head":2}""", "must be a multiple of n_head")]
     [InlineData("""{"model_type":"llama",""", "not valid JSON")]
     [InlineData("""[1,2]""", "must be a JSON object")]
-    public void BadConfigsRaiseInvalidModelConfigNamingTheFileAndField(string json, string problem)
+    public void E011_BadConfigJsonRaisesInvalidModelConfigNamingTheFileAndField(string json, string problem)
     {
         using var folder = new TempFolder();
         var path = folder.File("config.json");
@@ -113,7 +113,7 @@ public class HfConfigFileTests
     }
 
     [Fact]
-    public void UnsupportedModelTypeListsTheSupportedOnes()
+    public void E012_UnsupportedModelTypeListsTheSupportedOnes()
     {
         var error = Assert.Throws<UnsupportedModelTypeException>(() => HfConfigFile.Parse("""{"model_type":"t5","d_model":512}""", "some/config.json"));
         Assert.Equal("t5", error.ModelType);

@@ -157,7 +157,7 @@ public class Llama2cImporterTests
     [InlineData(8, 6, "implies")]                        // 6 layers: the file is too short
     [InlineData(24, 1_000_000, "implies")]               // seq_len far beyond the data
     [InlineData(0, 1 << 30, "too large to exist")]       // with huge hidden_dim and n_layers below
-    public void MalformedHeadersAreRefused(int field, int value, string problem)
+    public void E018_Llama2cMalformedHeaderIsRefused(int field, int value, string problem)
     {
         using var folder = new TempFolder();
         var bytes = File.ReadAllBytes(Checkpoint);
@@ -175,7 +175,7 @@ public class Llama2cImporterTests
     }
 
     [Fact]
-    public void TruncatedFilesAreRefused()
+    public void E019_Llama2cTruncatedFileIsRefused()
     {
         using var folder = new TempFolder();
         var path = folder.File("short.bin");

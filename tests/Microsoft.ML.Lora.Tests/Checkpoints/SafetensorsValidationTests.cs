@@ -44,7 +44,7 @@ public class SafetensorsValidationTests
     }
 
     [Fact]
-    public void TruncatedFilesAreRefused()
+    public void E001_TruncatedSafetensorsIsRefused()
     {
         Refused([1, 0, 0], "truncated");
         Refused([], "truncated");
@@ -53,7 +53,7 @@ public class SafetensorsValidationTests
     }
 
     [Fact]
-    public void HeaderLengthBeyondTheFileIsRefused()
+    public void E002_SafetensorsHeaderLengthBeyondTheFileOrTheLimitIsRefused()
     {
         Refused(Craft("{" + ValidTensor + "}", 24, declaredLength: 10_000), "goes beyond the end of the file");
         Refused(Craft("{}", 0, declaredLength: ulong.MaxValue), "exceeds the 100000000-byte limit");
@@ -64,7 +64,7 @@ public class SafetensorsValidationTests
     [InlineData("{\"t\":{\"dtype\":\"F32\",")]
     [InlineData("not json at all")]
     [InlineData("{\"t\":1}} trailing")]
-    public void InvalidJsonIsRefused(string header) => Refused(Craft(header, 0), "not valid JSON");
+    public void E003_SafetensorsHeaderThatIsNotJsonIsRefused(string header) => Refused(Craft(header, 0), "not valid JSON");
 
     [Fact]
     public void InvalidUtf8InTheHeaderIsRefused()
@@ -91,14 +91,14 @@ public class SafetensorsValidationTests
     [InlineData("F8_E4M3")]
     [InlineData("Q4")]
     [InlineData("f32")]
-    public void UnknownDtypesAreRefused(string dtype) =>
+    public void E005_SafetensorsUnknownDtypeIsRefused(string dtype) =>
         Refused(Craft($"{{\"t\":{{\"dtype\":\"{dtype}\",\"shape\":[4],\"data_offsets\":[0,4]}}}}", 4), $"unknown or unsupported dtype '{dtype}'");
 
     [Theory]
     [InlineData("[0,28]", "outside the 24-byte data section")]
     [InlineData("[8,4]", "outside the 24-byte data section")]
     [InlineData("[0,9223372036854775807]", "outside the 24-byte data section")]
-    public void OffsetsOutOfRangeAreRefused(string offsets, string problem) =>
+    public void E004_SafetensorsOffsetsOutsideTheBodyAreRefused(string offsets, string problem) =>
         Refused(Craft($"{{\"t\":{{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":{offsets}}}}}", 24), problem);
 
     [Fact]
@@ -159,7 +159,7 @@ public class SafetensorsValidationTests
     }
 
     [Fact]
-    public void MissingShardIsRefusedNamingTheIndexAndTheShard()
+    public void E006_MissingShardIsRefusedNamingTheIndexAndTheShard()
     {
         using var scope = NewDisposeScope();
         using var folder = new TempFolder();
@@ -178,7 +178,7 @@ public class SafetensorsValidationTests
     [InlineData("{\"metadata\":{}}", "no weight_map")]
     [InlineData("{\"weight_map\":", "not valid JSON")]
     [InlineData("{\"weight_map\":{\"zzz\":\"model.safetensors\"}}", "does not hold it")]
-    public void MalformedShardIndexesAreRefused(string index, string problem)
+    public void E007_MalformedShardIndexIsRefused(string index, string problem)
     {
         using var scope = NewDisposeScope();
         using var folder = new TempFolder();
@@ -190,7 +190,7 @@ public class SafetensorsValidationTests
     }
 
     [Fact]
-    public void PickleOnlyFoldersAreRefusedWithConversionAdvice()
+    public void E008_PickleOnlyFolderIsRefusedWithConversionAdvice()
     {
         using var folder = new TempFolder();
         // A pickle that would run a command if unpickled: it must never be opened at all.
@@ -204,7 +204,7 @@ public class SafetensorsValidationTests
     }
 
     [Fact]
-    public void FoldersWithoutWeightsOrWithAmbiguousFilesAreRefused()
+    public void E009_FolderWithoutWeightsIsRefused()
     {
         using var scope = NewDisposeScope();
         using var folder = new TempFolder();

@@ -11,7 +11,7 @@ public sealed class CliLabelTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     [Fact]
-    public void PositiveLabelThatNoRowHasIsRefusedNamingTheValuesSeen()
+    public void E034_PositiveLabelThatNoRowHasIsRefusedNamingTheValuesSeen()
     {
         var train = CliData.SmsSubset(_dir.Path, "train.tsv", 0, 64);
         var (code, output, error) = CliRunner.Run("train", "--task", "binary", "--model", Stories260K.Folder, "--data", train,
@@ -26,7 +26,7 @@ public sealed class CliLabelTests : IDisposable
     }
 
     [Fact]
-    public void LabelsOfOneClassOnlyAreRefused()
+    public void E035_LabelsOfOneClassOnlyAreRefused()
     {
         var train = Path.Combine(_dir.Path, "all-ham.tsv");
         File.WriteAllLines(train, new[] { "Label\tSMS" }.Concat(Enumerable.Range(0, 20).Select(i => $"ham\tmessage {i}")));

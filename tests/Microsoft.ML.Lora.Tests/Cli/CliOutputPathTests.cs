@@ -44,7 +44,7 @@ public sealed class CliOutputPathTests : IDisposable
     }
 
     [Fact]
-    public void UnwritableOutIsRefusedBeforeTraining() =>
+    public void E038_UnwritableOutIsRefusedBeforeTraining() =>
         AssertRefusedBeforeTraining(Train(Unwritable), "--out", "/proc/mllora-cannot-write-here");
 
     [Fact]
@@ -56,7 +56,7 @@ public sealed class CliOutputPathTests : IDisposable
     }
 
     [Fact]
-    public void ExistingModelIsKeptUnlessOverwriteIsGiven()
+    public void E039_ExistingModelIsKeptUnlessOverwriteIsGiven()
     {
         var zip = Path.Combine(_dir.Path, "model.zip");
         File.WriteAllText(zip, "an earlier model");

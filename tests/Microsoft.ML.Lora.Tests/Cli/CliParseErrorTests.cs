@@ -20,7 +20,7 @@ public sealed class CliParseErrorTests
     }
 
     [Fact]
-    public void BadValueNamesTheFlagAndTheValue()
+    public void E041_BadFlagValueNamesTheFlagAndTheValue()
     {
         var (code, output, error) = CliRunner.Run("train", "--lr", "abc");
         AssertOneErrorLine(code, output, error, "--lr", "abc");
@@ -34,7 +34,7 @@ public sealed class CliParseErrorTests
     }
 
     [Fact]
-    public void UnknownFlagIsNamed()
+    public void E040_UnknownFlagIsNamed()
     {
         var (code, output, error) = CliRunner.Run("eval", "--model", "m.zip", "--data", "d.tsv", "--frobnicate", "7");
         AssertOneErrorLine(code, output, error, "--frobnicate");

@@ -30,7 +30,7 @@ public sealed class BadInputTests : IDisposable
     private LoraFineTuneTrainer Multiclass() => _ml.MulticlassClassification.Trainers.LoraFineTune(_base, numberOfEpochs: 1);
 
     [Fact]
-    public void MissingTextColumnNamesTheColumn()
+    public void E029_MissingTextColumnNamesTheColumn()
     {
         var data = _ml.Data.LoadFromEnumerable(new[] { new NoTextRow { Words = "a", Label = "x" } });
         var keyed = _ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
@@ -39,7 +39,7 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
-    public void MissingLabelColumnNamesTheColumn()
+    public void E030_MissingLabelColumnNamesTheColumn()
     {
         var data = _ml.Data.LoadFromEnumerable(SentimentRows.Multiclass(4, 1));
         var trainer = _ml.MulticlassClassification.Trainers.LoraFineTune(_base, labelColumnName: "Category", numberOfEpochs: 1);
@@ -48,7 +48,7 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
-    public void NonKeyLabelForMulticlassNamesTheColumnAndTheFix()
+    public void E032_NonKeyLabelForMulticlassNamesTheColumnAndTheFix()
     {
         var data = _ml.Data.LoadFromEnumerable(new[] { new FloatLabelRow { Text = "a", Label = 1 } });
         var error = Assert.Throws<LoraSchemaException>(() => Multiclass().Fit(data));
@@ -57,7 +57,7 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
-    public void EmptyDataViewIsRejected()
+    public void E033_EmptyDataViewIsRejected()
     {
         var data = _ml.Data.LoadFromEnumerable(new List<SentimentRows.Row>());
         var keyed = _ml.Transforms.Conversion.MapValueToKey("Label").Fit(_ml.Data.LoadFromEnumerable(SentimentRows.Multiclass(4, 1))).Transform(data);
@@ -66,7 +66,7 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
-    public void BinaryNeedsBooleanLabel()
+    public void E031_BinaryNeedsBooleanLabel()
     {
         var data = _ml.Data.LoadFromEnumerable(new[] { new FloatLabelRow { Text = "a", Label = 1 } });
         var error = Assert.Throws<LoraSchemaException>(() => _ml.BinaryClassification.Trainers.LoraFineTune(_base, numberOfEpochs: 1).Fit(data));
@@ -82,7 +82,7 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
-    public void InvalidHyperParametersAreArgumentErrors()
+    public void E036_InvalidHyperParametersAreArgumentErrors()
     {
         var data = _ml.Data.LoadFromEnumerable(SentimentRows.Multiclass(4, 1));
         var keyed = _ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
@@ -90,5 +90,18 @@ public sealed class BadInputTests : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => rankZero.Fit(keyed));
         var badLr = _ml.MulticlassClassification.Trainers.LoraFineTune(new LoraFineTuneOptions { BaseModelPath = _base, LearningRate = -1 });
         Assert.Throws<ArgumentOutOfRangeException>(() => badLr.Fit(keyed));
+    }
+
+    [Theory]
+    [InlineData(-2.0, 0.0, "lora_alpha")]
+    [InlineData(16.0, 1.0, "lora_dropout")]
+    [InlineData(16.0, -0.1, "lora_dropout")]
+    public void E037_NegativeAlphaOrDropoutOutsideZeroToOneIsRefusedBeforeTraining(double alpha, double dropout, string field)
+    {
+        var data = _ml.Data.LoadFromEnumerable(SentimentRows.Multiclass(4, 1));
+        var keyed = _ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
+        var trainer = _ml.MulticlassClassification.Trainers.LoraFineTune(new LoraFineTuneOptions { BaseModelPath = _base, Alpha = alpha, Dropout = dropout });
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => trainer.Fit(keyed));
+        Assert.Contains(field, error.Message, StringComparison.Ordinal);
     }
 }

@@ -30,7 +30,7 @@ public sealed class BaseModelReferenceTests : IDisposable
     }
 
     [Fact]
-    public void MissingBaseFolderIsATypedErrorNamingTheExpectedBase()
+    public void E027_MissingBaseFolderIsATypedErrorNamingTheExpectedBase()
     {
         var (zip, baseFolder) = TrainAndSave(embed: false);
         var fingerprint = ModelFingerprint.OfFolder(baseFolder);
@@ -56,7 +56,7 @@ public sealed class BaseModelReferenceTests : IDisposable
     }
 
     [Fact]
-    public void ChangedBaseIsATypedError()
+    public void E028_ChangedBaseFingerprintIsATypedError()
     {
         var (zip, baseFolder) = TrainAndSave(embed: false);
         TinyModels.WriteLlamaWithGpt2Tokenizer(baseFolder, seed: 99); // same shapes, other weights

@@ -99,7 +99,7 @@ public class ArchitectureBehaviourTests
     [Theory]
     [MemberData(nameof(TinyModels.DecoderKinds), MemberType = typeof(TinyModels))]
     [MemberData(nameof(TinyModels.EncoderKinds), MemberType = typeof(TinyModels))]
-    public void BadInputsGetTypedErrorsNamingTheValue(string kind)
+    public void E042_TokenIdOutOfRangeOrSequenceTooLongGetTypedErrorsNamingTheValue(string kind)
     {
         using var model = TinyModels.Create(TinyModels.ConfigFor(kind));
         using var scope = NewDisposeScope();

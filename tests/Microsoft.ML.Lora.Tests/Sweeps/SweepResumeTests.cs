@@ -66,7 +66,7 @@ public sealed class SweepResumeTests : IDisposable
     }
 
     [Fact]
-    public void CorruptResultsFile_IsRefusedWithItsPath()
+    public void E043_CorruptSweepResultsFileIsRefusedWithItsPath()
     {
         var path = Path.Combine(_folder, "results.json");
         File.WriteAllText(path, "{\"format\": \"mllora-sweep-results/1\", \"evaluations\": [ {\"trial\": 1");

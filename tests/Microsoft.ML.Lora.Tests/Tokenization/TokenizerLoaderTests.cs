@@ -54,7 +54,7 @@ public class TokenizerLoaderTests
     }
 
     [Fact]
-    public void MissingFolderOrTokenizerFilesAreNamed()
+    public void E013_MissingTokenizerFolderOrFilesAreNamed()
     {
         var missing = Path.Combine(Path.GetTempPath(), "no-such-folder-" + Guid.NewGuid());
         Assert.Equal(missing, Assert.Throws<InvalidTokenizerException>(() => TokenizerLoader.FromFolder(missing)).TokenizerSource);
@@ -82,7 +82,7 @@ public class TokenizerLoaderTests
     [InlineData("vocab.json", "{\"a\": \"zero\"}", "not a non-negative integer")]
     [InlineData("vocab.json", "{\"a\": 2147483647}", "not a non-negative integer")]
     [InlineData("vocab.txt", "", "empty")]
-    public void CorruptFilesRaiseInvalidTokenizerExceptionNamingTheFile(string name, string content, string problem)
+    public void E014_CorruptTokenizerJsonRaisesInvalidTokenizerExceptionNamingTheFile(string name, string content, string problem)
     {
         var folder = Directory.CreateTempSubdirectory("tok-corrupt-");
         try

@@ -87,16 +87,20 @@ public static class OnnxBertImporter
         using var checkpoint = Read(onnxPath);
         BertVocabularyFiles.RequireFits(vocabulary, checkpoint.Config, vocabPath);
         var folder = Path.GetFullPath(outputFolder);
-        Directory.CreateDirectory(folder);
-        var files = SafetensorsShardWriter.Write(folder, checkpoint.Weights, metadata: new Dictionary<string, string> { ["format"] = "pt" }).ToList();
-        var configPath = Path.Combine(folder, HfConfigFile.FileName);
-        HfConfigFile.Write(checkpoint.Config, configPath, ScalarType.Float32, "BertModel");
-        files.Add(configPath);
-        files.AddRange(BertVocabularyFiles.Write(folder, vocabPath, vocabulary, sentenceEmbedding?.MaxSeqLength ?? checkpoint.Config.MaxPositionEmbeddings));
-        if (sentenceEmbedding is not null)
+        var files = new List<string>();
+        Microsoft.ML.Lora.IO.AtomicOutput.WriteFolder(folder, temp =>
         {
-            files.AddRange(sentenceEmbedding.Write(folder, checkpoint.Config.Hidden));
-        }
+            var written = SafetensorsShardWriter.Write(temp, checkpoint.Weights, metadata: new Dictionary<string, string> { ["format"] = "pt" }).ToList();
+            var configPath = Path.Combine(temp, HfConfigFile.FileName);
+            HfConfigFile.Write(checkpoint.Config, configPath, ScalarType.Float32, "BertModel");
+            written.Add(configPath);
+            written.AddRange(BertVocabularyFiles.Write(temp, vocabPath, vocabulary, sentenceEmbedding?.MaxSeqLength ?? checkpoint.Config.MaxPositionEmbeddings));
+            if (sentenceEmbedding is not null)
+            {
+                written.AddRange(sentenceEmbedding.Write(temp, checkpoint.Config.Hidden));
+            }
+            files.AddRange(written.Select(f => Path.Combine(folder, Path.GetRelativePath(temp, f))));
+        });
         return new OnnxImportResult(folder, checkpoint.Config, checkpoint.PoolerFromGraph, sentenceEmbedding, files);
     }
 

@@ -79,6 +79,11 @@ internal sealed record LoraModelManifest
         {
             throw new InvalidDataException($"{source}: unsupported LoRA model format version {manifest?.FormatVersion} (this library reads 1..{CurrentFormatVersion}).");
         }
+        // Tokenizer files are read from entries named after them and may be written to disk under these names.
+        if (manifest.TokenizerFiles.FirstOrDefault(f => f.Length == 0 || f != Path.GetFileName(f) || f.Contains('\\') || f is "." or "..") is { } unsafeName)
+        {
+            throw new InvalidDataException($"{source}: the manifest names a tokenizer file '{unsafeName}' that is not a plain file name.");
+        }
         return manifest;
     }
 }

@@ -43,6 +43,7 @@ public static class LoraModelZip
         {
             throw new FileNotFoundException($"Model zip '{path}' does not exist.", path);
         }
+        ModelZipGuard.Check(full);
         List<string> folders;
         try
         {

@@ -32,6 +32,7 @@ internal sealed record SavedLoraAdapter(
         {
             throw new FileNotFoundException($"Model zip '{full}' does not exist.", full);
         }
+        ModelZipGuard.Check(full);
         var folder = TransformerFolder(full);
         using var stream = File.OpenRead(full);
         using var repository = RepositoryReader.Open(stream, new MLContext(), useFileSystem: false);

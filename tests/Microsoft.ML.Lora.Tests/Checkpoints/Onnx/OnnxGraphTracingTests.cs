@@ -68,7 +68,7 @@ public class OnnxGraphTracingTests
     [InlineData("sigmoid", "activation made of [Sigmoid] is not recognised")]
     [InlineData("scale", "not 1/sqrt(head_dim)")]
     [InlineData("no-token-types", "no 'token_type_ids' input")]
-    public void UnrecognisedGraphsGetTypedErrorsNamingWhat(string defect, string message)
+    public void E021_UnrecognisedOnnxGraphsGetTypedErrorsNamingWhat(string defect, string message)
     {
         var builder = defect switch
         {
@@ -84,7 +84,7 @@ public class OnnxGraphTracingTests
     }
 
     [Fact]
-    public void CorruptFilesAndBadVocabulariesAreRefusedClearly()
+    public void E020_CorruptOnnxFilesAndBadVocabulariesAreRefusedClearly()
     {
         using var temp = new TempFolder();
         var (onnx, vocab) = Write(temp, new TinyBertOnnx().Build());
