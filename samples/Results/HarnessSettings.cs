@@ -55,12 +55,20 @@ public sealed record HarnessSettings
                 "--report-only" => settings with { ReportOnly = true },
                 "--out" when i + 1 < args.Length => settings with { OutputDirectory = args[++i] },
                 "--seeds" when i + 1 < args.Length => settings with { Seeds = [.. args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))] },
-                _ => throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--report-only] [--out DIR] [--seeds 0,1,2]"),
+                // A reduced E2E run (the table's cells on fewer meaning representations), for machines where the full one is too slow.
+                "--e2e-train-mrs" when i + 1 < args.Length => settings with { E2ETrainMeaningRepresentations = int.Parse(args[++i], CultureInfo.InvariantCulture) },
+                "--e2e-test-mrs" when i + 1 < args.Length => settings with { E2ETestMeaningRepresentations = int.Parse(args[++i], CultureInfo.InvariantCulture) },
+                _ => throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: [--quick] [--report-only] [--out DIR] [--seeds 0,1,2] [--e2e-train-mrs N] [--e2e-test-mrs N]"),
             };
         }
         return settings;
     }
 
     /// <summary>The flags that reproduce these settings in a child process.</summary>
-    public string[] ToArgs() => [.. (Quick ? new[] { "--quick" } : []), "--out", OutputDirectory, "--seeds", string.Join(',', Seeds)];
+    public string[] ToArgs() =>
+    [
+        .. (Quick ? new[] { "--quick" } : []), "--out", OutputDirectory, "--seeds", string.Join(',', Seeds),
+        .. (!Quick && E2ETrainMeaningRepresentations is { } train ? new[] { "--e2e-train-mrs", train.ToString(CultureInfo.InvariantCulture) } : []),
+        .. (!Quick && E2ETestMeaningRepresentations is { } test ? new[] { "--e2e-test-mrs", test.ToString(CultureInfo.InvariantCulture) } : []),
+    ];
 }

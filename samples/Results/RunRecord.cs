@@ -18,6 +18,8 @@ public sealed record RunRecord
     public double WallSeconds { get; init; }
     public double CpuSeconds { get; init; }
     public long Steps { get; init; }
+    /// <summary>Chain of LoRA: each cycle's last training loss and its steps, in order (null for other methods).</summary>
+    public IReadOnlyList<string>? ChainCycles { get; init; }
     public IReadOnlyList<string>? Samples { get; init; }
     public string? Error { get; init; }
 

@@ -36,13 +36,18 @@ internal sealed class FineTuneArguments
     public Option<double> LearningRate { get; } = new("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => 1e-3 };
     public Option<string> Precision { get; } = new("--precision") { Description = "fp32 | bf16 | auto (bf16 where the CPU has native bf16, else fp32)", DefaultValueFactory = _ => "fp32" };
     public Option<int?> Seed { get; } = new("--seed") { Description = "Random seed (default 0)" };
+    public Option<int> ChainCycles { get; } = new("--chain-cycles")
+    {
+        Description = "Chain of LoRA: K cycles of (train, merge into the base, fresh adapter and optimizer), the steps of one run split across them (default 1: plain LoRA)",
+        DefaultValueFactory = _ => 1,
+    };
     public Option<int> MaxLength { get; } = new("--max-length") { Description = "Longest token sequence", DefaultValueFactory = _ => 128 };
     public Option<string> OnNonFinite { get; } = new("--on-non-finite") { Description = "A step with NaN/Inf loss or gradients: stop (exit 2, last good checkpoint kept) | skip", DefaultValueFactory = _ => "stop" };
 
     public IEnumerable<Option> All() =>
     [
         Task, Model, Data, Valid, TextColumn, LabelColumn, Text2Column, PromptColumn, ResponseColumn, MessagesColumn, ChatTemplate, PositiveLabel,
-        Mode, Rank, Alpha, Targets, Epochs, BatchSize, LearningRate, Precision, Seed, MaxLength, OnNonFinite,
+        Mode, Rank, Alpha, Targets, Epochs, BatchSize, LearningRate, Precision, Seed, MaxLength, OnNonFinite, ChainCycles,
     ];
 
     public void AddTo(Command command)
@@ -90,6 +95,7 @@ internal sealed class FineTuneArguments
                 "skip" => NonFiniteStepAction.Skip,
                 var v => throw new ArgumentException($"--on-non-finite '{v}' is not stop or skip."),
             },
+            ChainCycles = parse.GetValue(ChainCycles),
         };
     }
 

@@ -49,6 +49,12 @@ internal static class PeftCommand
             using var saved = SavedModel.Load(parse.GetValue(model)!);
             var adapter = saved.Lora.AdapterName ?? throw new ArgumentException(
                 $"'{parse.GetValue(model)}' was fine-tuned with --mode {FineTuneArguments.ModeName(saved.Lora.Mode)}: it has no LoRA adapter to export.");
+            if (saved.Lora.ChainCycles > 1)
+            {
+                // A PEFT adapter applies to the original base, but a chain's last adapter applies to the base with the earlier cycles merged.
+                throw new ArgumentException(
+                    $"'{parse.GetValue(model)}' was trained with --chain-cycles {saved.Lora.ChainCycles}: its adapter only holds the last cycle. Use 'mllora merge' for the whole model.");
+            }
             AtomicOutput.WriteFolder(parse.GetValue(output)!, folder => PeftAdapterFormat.Export(saved.Lora.Model.Lora, folder, adapter));
             Console.WriteLine($"exported adapter '{adapter}' to {parse.GetValue(output)}");
             return 0;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Microsoft.ML.Lora.MLNet;
 using Microsoft.ML.Lora.Training;
 using Spectre.Console;
@@ -42,9 +43,15 @@ internal static class TrainCommand
                 options.ValidationSet = args.LoadData(parse, options, validPath, training: false);
             }
             var model = FitWithProgress(ml, options, data);
-            if (LoraFineTuneTransformer.FindIn(model)?.TrainingResult is { } result)
+            var trained = LoraFineTuneTransformer.FindIn(model);
+            if (trained?.TrainingResult is { } result)
             {
                 Console.WriteLine($"mode {FineTuneArguments.ModeName(options.Mode)}: {result.TrainableParametersReport()}");
+            }
+            foreach (var (cycle, i) in (trained?.ChainCycleResults ?? []).Select((c, i) => (c, i)))
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"chain cycle {i + 1}/{trained!.ChainCycles}: {cycle.Steps} steps, train loss {cycle.FinalTrainLoss:F4}{(cycle.BestValidationLoss is { } v ? $", valid loss {v:F4}" : "")}"));
             }
             SaveAtomically(ml, model, data.Schema, outPath);
             Console.WriteLine($"saved {outPath}");

@@ -36,12 +36,13 @@ internal static class FineTuneModes
     {
         if (options.BaseModel is { } shared)
         {
-            if (options.Mode == LoraFineTuneMode.Lora)
+            if (options.Mode == LoraFineTuneMode.Lora && options.ChainCycles <= 1)
             {
                 return (shared, false);
             }
+            string what = options.Mode == LoraFineTuneMode.Lora ? $"ChainCycles {options.ChainCycles} (merging each cycle)" : $"Mode {options.Mode}";
             var folder = shared.Folder ?? throw new ArgumentException(
-                $"Mode {options.Mode} changes the base's own weights, so it trains a private copy loaded from the base's folder; this BaseModel was built in memory and has none. Set BaseModelPath instead.",
+                $"{what} changes the base's own weights, so it trains a private copy loaded from the base's folder; this BaseModel was built in memory and has none. Set BaseModelPath instead.",
                 nameof(options));
             return (LoraBaseModel.Load(folder), true);
         }

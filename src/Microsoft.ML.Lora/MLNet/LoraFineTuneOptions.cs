@@ -121,6 +121,15 @@ public sealed class LoraFineTuneOptions
     /// </summary>
     public long? MaxSteps { get; set; }
 
+    /// <summary>
+    /// Chain of LoRA (COLA): the run is split into this many cycles of equal steps; after each but the last the adapter is
+    /// merged into the base and training goes on with fresh LoRA factors (B = 0) and a fresh optimizer, the learning-rate
+    /// schedule restarting. The total steps stay those of one run. 1 (default) is plain LoRA. Needs <see cref="Mode"/>
+    /// Lora, Float32 precision and no checkpoint directory; a shared <see cref="BaseModel"/> is reloaded from its folder,
+    /// since merging changes the base's own weights. The saved zip holds every cycle's factors.
+    /// </summary>
+    public int ChainCycles { get; set; } = 1;
+
     /// <summary>Rows per training batch.</summary>
     public int BatchSize { get; set; } = 8;
 

@@ -94,6 +94,7 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
         var settings = Options.ToFineTuningSettings(seed);
         settings.Validate();
         FineTuneModes.Validate(Options);
+        ChainOfLora.Validate(Options);
         if (Options.MaxSequenceLength < 2)
         {
             throw new ArgumentOutOfRangeException(nameof(Options.MaxSequenceLength), Options.MaxSequenceLength, "MaxSequenceLength must be at least 2.");
@@ -146,6 +147,28 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
             ch.Info(baseModel.Lora.TrainableParametersReport());
             var progress = Options.Progress ?? (Options.ShowProgress ? new ConsoleProgress() : null);
             var clock = System.Diagnostics.Stopwatch.StartNew();
+            if (Options.ChainCycles > 1)
+            {
+                // A chain's cycles report steps of the whole run, and each log line says its cycle.
+                FineTuningLoop CycleLoop(FineTuningSettings cycleSettings, int cycle, long stepsBefore, long allSteps) =>
+                    new(baseModel.Model, TaskObjective.For(Options.Task), cycleSettings, baseModel.Tokenizer.PadId, device)
+                    {
+                        ThrowIfCancelled = _host.CheckAlive,
+                        Progress = p =>
+                        {
+                            var whole = p with { Step = p.Step + stepsBefore, TotalSteps = allSteps };
+                            ch.Info($"cycle {cycle + 1}/{Options.ChainCycles} {ConsoleProgress.Format(whole, clock.Elapsed)}");
+                            progress?.Report(whole);
+                        },
+                    };
+                var chain = ChainOfLora.Train(baseModel, manifest, Options, seed, device, train, valid, CycleLoop, ch.Info);
+                return new LoraFineTuneTransformer(_host, manifest, baseModel, ownsModel, encoder,
+                    chain.Result with { TrainableParameters = trainable, TotalParameters = total })
+                {
+                    ChainCycleResults = chain.Cycles,
+                    MergedCycles = chain.MergedCycles,
+                };
+            }
             var loop = new FineTuningLoop(baseModel.Model, TaskObjective.For(Options.Task), settings, baseModel.Tokenizer.PadId, device)
             {
                 ThrowIfCancelled = _host.CheckAlive,
@@ -242,6 +265,7 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
             Mode = Options.Mode,
             Labels = labels,
             Lora = AdapterSetup.ConfigFor(lora, Options.Task, baseModel.Model),
+            ChainCycles = Options.ChainCycles,
             AdapterName = AdapterSetup.FreshAdapterName(baseModel),
             Base = new BaseModelReference { Path = baseModel.Folder, Fingerprint = baseModel.Fingerprint, ModelType = baseModel.Model.Config.ModelType, Embedded = embed },
             MaxSequenceLength = Options.MaxSequenceLength,

@@ -87,6 +87,17 @@ public sealed partial class LoraFineTuneTransformer : ITransformer, IDisposable
     /// <summary>What training did (null for a model loaded from a zip).</summary>
     public FineTuningResult? TrainingResult { get; }
 
+    /// <summary>
+    /// Chain of LoRA: what each cycle's training did, in order (empty for a plain run and for a model loaded from a zip).
+    /// </summary>
+    public IReadOnlyList<FineTuningResult> ChainCycleResults { get; internal init; } = [];
+
+    /// <summary>Chain of LoRA: how many cycles trained this model (1 for plain LoRA).</summary>
+    public int ChainCycles => Manifest.ChainCycles;
+
+    /// <summary>The adapter tensors (safetensors bytes) of the cycles merged into the base, oldest first; saved in the zip.</summary>
+    internal IReadOnlyList<byte[]> MergedCycles { get; init; } = [];
+
     /// <inheritdoc />
     public bool IsRowToRowMapper => true;
 

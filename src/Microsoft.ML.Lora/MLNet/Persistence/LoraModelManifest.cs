@@ -36,6 +36,11 @@ internal sealed record LoraModelManifest
     /// <summary>What was trained; absent (Lora) in zips written before modes existed.</summary>
     public LoraFineTuneMode Mode { get; init; }
     public LoraConfig Lora { get; init; } = new();
+    /// <summary>
+    /// Chain of LoRA cycles (absent, 1, in zips without a chain): cycles 1..K−1 are stored as <c>Chain.{i}.safetensors</c>
+    /// and merged into the base in order when the zip loads (an embedded base already holds them); cycle K is the adapter.
+    /// </summary>
+    public int ChainCycles { get; init; } = 1;
     public string AdapterName { get; init; } = "default";
     public BaseModelReference Base { get; init; } = new();
     public int MaxSequenceLength { get; init; }

@@ -50,6 +50,11 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
         ctx.Writer.Write(manifest.ToJson());
         var adapter = AdapterWeights.Trained(_base, Manifest);
         ctx.SaveBinaryStream(AdapterEntry, w => w.Write(SafetensorsWriter.ToBytes(adapter)));
+        for (int i = 0; i < MergedCycles.Count; i++)
+        {
+            var cycle = MergedCycles[i];
+            ctx.SaveBinaryStream(ChainOfLora.EntryName(i + 1), w => w.Write(cycle));
+        }
         foreach (var (name, bytes) in tokenizerFiles)
         {
             ctx.SaveBinaryStream(TokenizerPrefix + name, w => w.Write(bytes));
@@ -68,6 +73,7 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
         byte[] ReadEntry(string name) => ReadBinaryEntry(ctx, name);
         var tokenizerFiles = manifest.TokenizerFiles.ToDictionary(f => f, f => ReadEntry(TokenizerPrefix + f));
         var adapterBytes = ReadEntry(AdapterEntry);
+        var cycles = ReadMergedCycles(manifest, ReadEntry);
         if (manifest.Base.Embedded)
         {
             var embedded = BaseModelStore.CreateEmbedded(ReadEntry(BaseConfigEntry), tokenizerFiles, manifest);
@@ -78,6 +84,7 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
                 {
                     AdapterWeights.Load(embedded.Model, weights);
                 }
+                // An embedded base was saved with the chain's merged cycles in it: only the live adapter goes on top.
                 LoadAdapter(embedded, manifest, manifest.AdapterName, adapterBytes);
             }
             catch
@@ -85,12 +92,12 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
                 embedded.Dispose();
                 throw;
             }
-            return new LoraFineTuneTransformer(env, manifest, embedded, ownsModel: true, encoder: null, training: null);
+            return new LoraFineTuneTransformer(env, manifest, embedded, ownsModel: true, encoder: null, training: null) { MergedCycles = cycles };
         }
-        if (manifest.Mode != LoraFineTuneMode.Lora)
+        if (manifest.Mode != LoraFineTuneMode.Lora || cycles.Count > 0)
         {
-            // A head-only model's head is its base's own: that base is never shared.
-            return OnOwnBase(env, manifest, tokenizerFiles, adapterBytes);
+            // A head-only model's head is its base's own, and a chain's cycles are merged into its base: neither base is shared.
+            return OnOwnBase(env, manifest, tokenizerFiles, adapterBytes, cycles);
         }
         // A referenced base is shared by every loaded zip over it; this zip's adapter gets a name free on it.
         var shared = BaseModelStore.SharedFromReference(manifest.Base, tokenizerFiles);
@@ -103,7 +110,7 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
                 {
                     // Another task's head already sits on the shared base: give this model a base of its own.
                     SharedBaseCache.Release(shared);
-                    return OnOwnBase(env, manifest, tokenizerFiles, adapterBytes);
+                    return OnOwnBase(env, manifest, tokenizerFiles, adapterBytes, []);
                 }
                 AdapterSetup.Rebuild(shared, named);
                 LoadAdapter(shared, named, manifest.AdapterName, adapterBytes);
@@ -143,12 +150,14 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
     }
 
     /// <summary>Loads the referenced base for this model alone and puts the saved tensors on it.</summary>
-    private static LoraFineTuneTransformer OnOwnBase(IHostEnvironment env, LoraModelManifest manifest, Dictionary<string, byte[]> tokenizerFiles, byte[] adapterBytes)
+    private static LoraFineTuneTransformer OnOwnBase(IHostEnvironment env, LoraModelManifest manifest, Dictionary<string, byte[]> tokenizerFiles,
+        byte[] adapterBytes, IReadOnlyList<byte[]> mergedCycles)
     {
         var own = BaseModelStore.FromReference(manifest.Base, tokenizerFiles);
         try
         {
             AdapterSetup.Rebuild(own, manifest);
+            ChainOfLora.Replay(own, manifest, mergedCycles);
             LoadAdapter(own, manifest, manifest.AdapterName, adapterBytes);
         }
         catch
@@ -156,7 +165,17 @@ public sealed partial class LoraFineTuneTransformer : ICanSaveModel
             own.Dispose();
             throw;
         }
-        return new LoraFineTuneTransformer(env, manifest, own, ownsModel: true, encoder: null, training: null);
+        return new LoraFineTuneTransformer(env, manifest, own, ownsModel: true, encoder: null, training: null) { MergedCycles = mergedCycles };
+    }
+
+    /// <summary>The adapter tensors of a chain's merged cycles (none for a plain model, and for zips older than chains).</summary>
+    private static IReadOnlyList<byte[]> ReadMergedCycles(LoraModelManifest manifest, Func<string, byte[]> readEntry)
+    {
+        if (manifest.ChainCycles < 1 || (manifest.ChainCycles > 1 && manifest.Mode != LoraFineTuneMode.Lora))
+        {
+            throw new InvalidDataException($"model zip: the manifest's ChainCycles {manifest.ChainCycles} is invalid for Mode {manifest.Mode} (a chain has at least 1 cycle of LoRA).");
+        }
+        return [.. Enumerable.Range(1, manifest.ChainCycles - 1).Select(i => readEntry(ChainOfLora.EntryName(i)))];
     }
 
     /// <summary>Fills the adapter's tensors, renaming the saved adapter name to the one it has on this base.</summary>
