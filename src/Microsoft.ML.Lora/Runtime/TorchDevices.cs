@@ -63,11 +63,12 @@ public static class TorchDevices
             {
                 return;
             }
+            // Before the probe too: it loads libtorch, and the MKL dispatch library must be in the global scope first.
+            LoraRuntime.ApplyBeforeNativeLoad();
             if (NativeBackendDiagnosis.ProbeBeforeLoad() is { } unavailable)
             {
                 throw unavailable;
             }
-            LoraRuntime.ApplyBeforeNativeLoad();
             try
             {
                 InitializeDeviceType(DeviceType.CPU);
