@@ -35,13 +35,14 @@ internal sealed class FineTuneArguments
     public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Rows per batch", DefaultValueFactory = _ => 8 };
     public Option<double> LearningRate { get; } = new("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => 1e-3 };
     public Option<string> Precision { get; } = new("--precision") { Description = "fp32 | bf16", DefaultValueFactory = _ => "fp32" };
+    public Option<string> Quantize { get; } = QuantizeOption.Create();
     public Option<int?> Seed { get; } = new("--seed") { Description = "Random seed (default 0)" };
     public Option<int> MaxLength { get; } = new("--max-length") { Description = "Longest token sequence", DefaultValueFactory = _ => 128 };
 
     public IEnumerable<Option> All() =>
     [
         Task, Model, Data, Valid, TextColumn, LabelColumn, Text2Column, PromptColumn, ResponseColumn, MessagesColumn, ChatTemplate, PositiveLabel,
-        Mode, Rank, Alpha, Targets, Epochs, BatchSize, LearningRate, Precision, Seed, MaxLength,
+        Mode, Rank, Alpha, Targets, Epochs, BatchSize, LearningRate, Precision, Quantize, Seed, MaxLength,
     ];
 
     public void AddTo(Command command)
@@ -80,6 +81,7 @@ internal sealed class FineTuneArguments
                 "bf16" => LoraPrecision.BFloat16,
                 var p => throw new ArgumentException($"--precision '{p}' is not fp32 or bf16."),
             },
+            Quantization = QuantizeOption.Parse(parse.GetValue(Quantize)!),
             Seed = parse.GetValue(Seed) ?? 0,
             MaxSequenceLength = parse.GetValue(MaxLength),
         };

@@ -131,7 +131,7 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
             lock (baseModel.Gate)
             {
                 AdapterSetup.Rebuild(baseModel, manifest, seed);
-                AdapterSetup.ApplyPrecision(baseModel, manifest);
+                manifest = manifest with { QuantizedBaseFingerprint = AdapterSetup.ApplyPrecision(baseModel, manifest) };
                 FineTuneModes.SetTrainable(baseModel, manifest.Mode);
             }
             var (trainable, total) = baseModel.Lora.CountParameters();
@@ -234,6 +234,7 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
             Seed = seed,
             Device = Options.Device,
             Precision = Options.Precision,
+            Quantization = Options.Quantization,
         };
     }
 

@@ -111,9 +111,19 @@ public sealed class Nf4Weight : QuantizedWeight
     private protected override Tensor DequantizeFloat32()
     {
         using var scope = NewDisposeScope();
-        var values = _codeMap.index_select(0, Codes()).view(-1, BlockSize);
-        var dense = values.mul(Absmax().unsqueeze(1)).flatten().narrow(0, 0, OutFeatures * InFeatures);
+        // One gather per byte: the byte's two levels at once, from a table of all 256 code pairs.
+        var pairs = PairTable(_codeMap).index_select(0, _packed.to(ScalarType.Int32));
+        var dense = pairs.view(-1, BlockSize).mul_(Absmax().unsqueeze(1)).flatten().narrow(0, 0, OutFeatures * InFeatures);
         return dense.MoveToOuterDisposeScope();
+    }
+
+    // [256, 2]: the levels of byte b's high and low nibble. Derived from the code map at each use (a few µs), so only
+    // the map itself is stored.
+    private static Tensor PairTable(Tensor codeMap)
+    {
+        using var bytes = arange(256, ScalarType.Int64, codeMap.device);
+        using var codes = stack([bytes.div(16, RoundingMode.floor), bytes.remainder(16)], 1);
+        return codeMap.index_select(0, codes.flatten()).view(256, 2);
     }
 
     private protected override void MoveTo(Device device)
