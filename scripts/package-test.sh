@@ -46,6 +46,8 @@ cp "$repo/tests/package/Program.cs" Program.cs
 dotnet build -c Release -nologo -v q
 dotnet run -c Release --no-build -- "$shared" "$work/run" | tee "$work/app.log"
 grep -q '^predicted ' "$work/app.log" || { echo "error: the app printed no prediction" >&2; exit 1; }
+grep -q "^untouched before first use: yes" "$work/app.log" || { echo "error: the library changed the process before its first use of TorchSharp" >&2; exit 1; }
+grep -q "^runtime changes: .*GOMP_SPINCOUNT=10000" "$work/app.log" || { echo "error: the runtime settings were not applied at first use" >&2; exit 1; }
 for library in libmllora_mkl_cpu_dispatch.so libtorchsharp_glibcxx_shim.so; do
   grep -q "^loaded $library: yes" "$work/app.log" || { echo "error: the package's $library was not loaded in the app" >&2; exit 1; }
 done

@@ -8,6 +8,12 @@ using Microsoft.ML.Lora.Checkpoints;
 using Microsoft.ML.Lora.MLNet;
 
 var shared = args[0];
+// Loading the library changes nothing in the process: its native settings wait for its first use of TorchSharp.
+var mapsBefore = File.ReadAllText("/proc/self/maps");
+Console.WriteLine($"untouched before first use: {(!mapsBefore.Contains("libmllora_mkl_cpu_dispatch.so", StringComparison.Ordinal) && NativeGetenv("GOMP_SPINCOUNT") == IntPtr.Zero && !Microsoft.ML.Lora.Runtime.LoraRuntime.IsStarted ? "yes" : "no")}");
+[System.Runtime.InteropServices.DllImport("libc", EntryPoint = "getenv")]
+static extern IntPtr NativeGetenv(string name);
+
 var work = Directory.CreateDirectory(args[1]).FullName;
 var baseModel = Path.Combine(work, "stories260K");
 Llama2cImporter.Convert(Path.Combine(shared, "models/stories260K/stories260K.bin"), baseModel,
@@ -36,8 +42,9 @@ foreach (var text in new[] { "WINNER!! You have won a 1000 cash prize. Call 0906
 }
 (loaded as IDisposable)?.Dispose();
 
-// The package's native helpers came with it: both are mapped into this process.
+// The package's native helpers came with it: both are mapped into this process, and the library says what it changed.
 var maps = File.ReadAllText("/proc/self/maps");
+Console.WriteLine($"runtime changes: {string.Join("; ", Microsoft.ML.Lora.Runtime.LoraRuntime.Changes)}");
 foreach (var library in new[] { "libmllora_mkl_cpu_dispatch.so", "libtorchsharp_glibcxx_shim.so" })
 {
     Console.WriteLine($"loaded {library}: {(maps.Contains(library, StringComparison.Ordinal) ? "yes" : "no")}");

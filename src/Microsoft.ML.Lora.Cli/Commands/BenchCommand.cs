@@ -114,7 +114,7 @@ internal static class BenchCommand
                 $"(bound {result.BandwidthBoundTokensPerSecond:F1}), batch {result.LargeBatch} {result.DecodeTokensPerSecondBatch:F1} tok/s " +
                 $"(bound {result.BandwidthBoundTokensPerSecondBatch:F1}), copy {result.BandwidthBytesPerSecond / 1e9:F1} GB/s") +
                 (result.MergedOverhead is { } merged ? string.Create(CultureInfo.InvariantCulture,
-                    $"; adapter overhead merged {merged:P1}, unmerged {result.UnmergedOverhead:P1}") : ""));
+                    $"; adapter overhead merged {merged:P1}, unmerged {result.UnmergedOverhead:P1}, 4 adapters mixed in the batch {result.MixedAdapterOverhead:P1}") : ""));
             return 0;
         });
         return command;

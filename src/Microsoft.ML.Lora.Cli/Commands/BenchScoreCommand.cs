@@ -22,12 +22,26 @@ internal static class BenchScoreCommand
         var rows = new Option<int>("--rows") { Description = "Rows to score", DefaultValueFactory = _ => 1000 };
         var batch = new Option<int>("--batch-size") { Description = "Rows per Transform batch", DefaultValueFactory = _ => 32 };
         var rounds = new Option<int>("--rounds") { Description = "Rounds (median counts)", DefaultValueFactory = _ => 3 };
+        var preset = new Option<string?>("--preset") { Description = $"Time the batched forward of a model shape ({string.Join(", ", ModelPresets.Names)}) with a classification head instead, and report forward_mfu; token ids are drawn at the rows' token lengths under the GPT-2 tokenizer" };
+        var precision = new Option<string>("--precision") { Description = "fp32 | bf16 (with --preset)", DefaultValueFactory = _ => "fp32" };
+        var maxLength = new Option<int>("--max-length") { Description = "Longest row in tokens (with --preset)", DefaultValueFactory = _ => 128 };
         var threads = BenchCommand.Threads();
         var json = BenchCommand.JsonFlag();
-        var command = new Command("score", "Classification rows/s: batched Transform against PredictionEngine.") { model, tokenizer, data, rows, batch, rounds, threads, json };
+        var command = new Command("score", "Classification rows/s: batched Transform against PredictionEngine (or, with --preset, the forward's MFU on a real model shape).")
+            { model, tokenizer, data, rows, batch, rounds, preset, precision, maxLength, threads, json };
         command.SetAction(parse =>
         {
             var texts = ReadRows(parse.GetValue(data) ?? SharedData(DefaultData), parse.GetValue(rows));
+            if (parse.GetValue(preset) is { } shape)
+            {
+                return RunPreset(shape, texts, parse.GetValue(precision)!, new ScoringBenchmarkOptions
+                {
+                    ScoringBatchSize = parse.GetValue(batch),
+                    Rounds = parse.GetValue(rounds),
+                    Threads = parse.GetValue(threads),
+                    MaxSequenceLength = parse.GetValue(maxLength),
+                }, parse.GetValue(json));
+            }
             var source = parse.GetValue(model) ?? SharedData(DefaultModel);
             var folder = Directory.Exists(source) ? source : ConvertLlama2c(source, parse.GetValue(tokenizer));
             try
@@ -53,6 +67,23 @@ internal static class BenchScoreCommand
         });
         return command;
     }
+
+    private static int RunPreset(string preset, List<ScoringBenchmark.TextRow> texts, string precision, ScoringBenchmarkOptions options, bool json)
+    {
+        var dtype = BenchCommand.ParsePrecision(precision) ? TorchSharp.torch.ScalarType.BFloat16 : TorchSharp.torch.ScalarType.Float32;
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxSequenceLength, 1, "--max-length");
+        var lengths = LengthTokenizer();
+        var counts = texts.Select(t => lengths.Encode(t.Text).Count).ToList();
+        var result = ForwardScoringBenchmark.Run(preset, counts, options, dtype, Console.Error.WriteLine);
+        BenchCommand.Print(result, json, () => string.Create(CultureInfo.InvariantCulture,
+            $"{result.Preset} ({result.Dtype}), {result.Rows} rows, {result.RealTokens} real tokens: {result.RowsPerSecond:F1} rows/s, " +
+            $"forward {result.ForwardFlopsPerSecond / 1e9:F1} GFLOP/s = {100 * result.ForwardMfu:F0} % of the GEMM peak ({result.GemmFlopsPerSecond / 1e9:F1} GFLOP/s)"));
+        return 0;
+    }
+
+    /// <summary>The GPT-2 tokenizer from the shared data, used only for row lengths (SmolLM2's BPE gives similar counts).</summary>
+    private static Microsoft.ML.Lora.Tokenization.TextTokenizer LengthTokenizer() =>
+        Microsoft.ML.Lora.Tokenization.TokenizerLoader.FromFolder(Path.GetDirectoryName(SharedData("tokenizers/gpt2/tokenizer.json"))!);
 
     /// <summary>The first <paramref name="count"/> rows of a 'label TAB text' file with a header.</summary>
     private static List<ScoringBenchmark.TextRow> ReadRows(string path, int count)

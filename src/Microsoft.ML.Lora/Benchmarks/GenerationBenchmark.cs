@@ -53,7 +53,7 @@ public static class GenerationBenchmark
             decodeBatch.Add(Decode(model, prompt, options.DecodeSteps));
             log?.Invoke($"round {round + 1}: prefill {prefill[^1]:F3} s, decode {decode[^1] * 1000:F1} ms/token, batch {options.LargeBatch} {decodeBatch[^1] * 1000:F1} ms/step");
         }
-        var adapter = options.AdapterOverhead ? AdapterCosts(model, single, options, log) : null;
+        var adapter = options.AdapterOverhead ? AdapterCosts(model, single, prompt, options, log) : null;
         double decodeSeconds = TrainingBenchmark.Median(decode);
         double decodeBatchSeconds = TrainingBenchmark.Median(decodeBatch);
         return new GenerationBenchmarkResult
@@ -78,18 +78,19 @@ public static class GenerationBenchmark
             MergedOverhead = adapter?.DecodeRatio[2] - 1,
             UnmergedPrefillOverhead = adapter?.PrefillRatio[1] - 1,
             MergedPrefillOverhead = adapter?.PrefillRatio[2] - 1,
+            MixedAdapterOverhead = adapter?.MixedRatio - 1,
             LoadAverage = [.. new[] { loadBefore, ProcessMemory.LoadAverage() }.OfType<double>()],
         };
     }
 
     /// <summary>Median times per variant and, for the overheads, the median of each round's ratio to the bare base.</summary>
-    private sealed record AdapterTimes(double[] Prefill, double[] Decode, double[] PrefillRatio, double[] DecodeRatio);
+    private sealed record AdapterTimes(double[] Prefill, double[] Decode, double[] PrefillRatio, double[] DecodeRatio, double MixedRatio);
 
     /// <summary>
     /// Median prefill seconds and decode seconds per token for [bare base, unmerged adapter, merged adapter], the
     /// three measured in turn within each round, in an order that rotates from round to round. The adapter's B factors are random (not zero) so it really adds.
     /// </summary>
-    private static AdapterTimes AdapterCosts(PretrainedModel model, Tensor prompt, GenerationBenchmarkOptions options, Action<string>? log)
+    private static AdapterTimes AdapterCosts(PretrainedModel model, Tensor prompt, Tensor batchPrompt, GenerationBenchmarkOptions options, Action<string>? log)
     {
         var lora = new LoraModel(model);
         var config = new LoraConfig { Rank = options.AdapterRank, Alpha = 2.0 * options.AdapterRank, TargetModules = [LoraConfig.AllLinear], InitLoraWeights = LoraInitialization.Random };
@@ -124,9 +125,41 @@ public static class GenerationBenchmark
         // rounds cancels out (the medians of the times alone moved by several percent from one run to the next).
         double RatioMedian(List<double>[] times, int variant) =>
             TrainingBenchmark.Median([.. times[variant].Zip(times[0], (t, bare) => t / bare)]);
+        double mixed = MixedAdapterRatio(lora, model, batchPrompt, config, options, log);
         return new AdapterTimes(
             [.. prefill.Select(TrainingBenchmark.Median)], [.. decode.Select(TrainingBenchmark.Median)],
-            [1, RatioMedian(prefill, 1), RatioMedian(prefill, 2)], [1, RatioMedian(decode, 1), RatioMedian(decode, 2)]);
+            [1, RatioMedian(prefill, 1), RatioMedian(prefill, 2)], [1, RatioMedian(decode, 1), RatioMedian(decode, 2)], mixed);
+    }
+
+    /// <summary>
+    /// Median over rounds of (decode step with four adapters, one per quarter of the batch) / (decode step of the same
+    /// batch through one adapter), the two measured back to back in an order that alternates.
+    /// </summary>
+    private static double MixedAdapterRatio(LoraModel lora, PretrainedModel model, Tensor batchPrompt, LoraConfig config,
+        GenerationBenchmarkOptions options, Action<string>? log)
+    {
+        string[] names = ["bench", "bench2", "bench3", "bench4"];
+        for (int i = 1; i < names.Length; i++)
+        {
+            lora.AddAdapter(names[i], config, options.Seed + i);
+        }
+        lora.SetActiveAdapters("bench");
+        int rows = (int)batchPrompt.shape[0];
+        var rowAdapters = Enumerable.Range(0, rows).Select(r => names[r * names.Length / rows]).ToList();
+        var single = new List<double>();
+        var mixed = new List<double>();
+        for (int round = 0; round < options.Rounds; round++)
+        {
+            for (int turn = 0; turn < 2; turn++)
+            {
+                bool isMixed = (turn + round) % 2 == 1;
+                using var routing = isMixed ? lora.MixedBatch(rowAdapters) : null;
+                Decode(model, batchPrompt, Math.Min(4, options.DecodeSteps));   // untimed: the first calls after a switch
+                (isMixed ? mixed : single).Add(Decode(model, batchPrompt, options.DecodeSteps));
+            }
+            log?.Invoke($"mixed round {round + 1}: batch {rows} decode ms/step one adapter {single[^1] * 1000:F2}, four adapters {mixed[^1] * 1000:F2}");
+        }
+        return TrainingBenchmark.Median([.. mixed.Zip(single, (m, s) => m / s)]);
     }
 
     /// <summary>Seconds of one prefill: the prompt through a fresh cache, then the last position's logits.</summary>

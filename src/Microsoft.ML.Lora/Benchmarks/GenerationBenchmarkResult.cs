@@ -114,6 +114,12 @@ public sealed record GenerationBenchmarkResult
     /// <summary>Extra decode latency of the unmerged adapter over the bare base.</summary>
     [JsonPropertyName("unmerged_overhead")] public double? UnmergedOverhead { get; init; }
 
+    /// <summary>
+    /// Extra batched decode latency of four adapters, one per quarter of the batch, over the same batch through one
+    /// adapter (time ratio − 1).
+    /// </summary>
+    [JsonPropertyName("mixed_adapter_overhead")] public double? MixedAdapterOverhead { get; init; }
+
     /// <summary>Extra prefill latency of the merged adapter over the bare base.</summary>
     [JsonPropertyName("merged_prefill_overhead")] public double? MergedPrefillOverhead { get; init; }
 

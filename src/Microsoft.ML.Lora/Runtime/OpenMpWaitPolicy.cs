@@ -1,47 +1,54 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Microsoft.ML.Lora.Runtime;
 
 /// <summary>
-/// Bounds how long libtorch's OpenMP worker threads spin while waiting for work (GOMP_SPINCOUNT=10000, tens of
-/// microseconds) before they sleep, unless the user chose a policy (OMP_WAIT_POLICY or GOMP_SPINCOUNT set).
-/// libgomp's default spins far longer, burning the cores other threads need: on a machine with more runnable
-/// threads than cores a 2-thread training step measured 3.5× slower than with sleeping workers. Sleeping at once
-/// (OMP_WAIT_POLICY=PASSIVE) costs a wake-up per parallel region instead — RMSNorm forward+backward took 2.4 ms
-/// against 1.5 ms with the bounded spin (docs/performance.md). libgomp reads the variable once, when libtorch is
-/// loaded, so it is set when this assembly loads — before any of its code can touch TorchSharp.
+/// Bounds how long libtorch's OpenMP worker threads spin while waiting for work before they sleep, unless the user
+/// chose a policy (OMP_WAIT_POLICY or GOMP_SPINCOUNT set). libgomp's default spins far longer, burning the cores other
+/// threads need; sleeping at once costs a wake-up per parallel region instead (docs/performance.md has both
+/// measurements). libgomp reads the variable once, when libtorch loads, so <see cref="LoraRuntime"/> sets it at the
+/// library's first use of TorchSharp, before that load.
 /// </summary>
 internal static partial class OpenMpWaitPolicy
 {
-    /// <summary>The spin count set (iterations of libgomp's wait loop before a worker sleeps).</summary>
-    public const string SpinCount = "10000";
-
-    /// <summary>Whether this process set the policy (false when the user had set one, or off Linux).</summary>
-    public static bool AppliedByLibrary { get; private set; }
-
-#pragma warning disable CA2255 // A library module initializer is the only point early enough: libgomp reads its environment when libtorch loads.
-    [ModuleInitializer]
-#pragma warning restore CA2255
-    internal static void Apply()
+    /// <summary>Sets GOMP_SPINCOUNT in the native environment; returns the value set, or null when left alone.</summary>
+    internal static int? Apply(int? spinCount)
     {
-        if (!OperatingSystem.IsLinux()
+        if (spinCount is null || !OperatingSystem.IsLinux()
             || Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is not null
             || Environment.GetEnvironmentVariable("GOMP_SPINCOUNT") is not null)
         {
-            return;
+            return null;
         }
         try
         {
             // The native environment, not .NET's copy: libgomp reads it with getenv.
-            AppliedByLibrary = SetNativeEnvironment("GOMP_SPINCOUNT", SpinCount, 0) == 0;
+            return SetNativeEnvironment("GOMP_SPINCOUNT", spinCount.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), 0) == 0
+                ? spinCount
+                : null;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            // Not glibc: leave the default policy.
+            return null;   // Not glibc: leave the default policy.
+        }
+    }
+
+    /// <summary>The native environment's value (what libgomp sees), or null.</summary>
+    internal static string? NativeValue(string name)
+    {
+        try
+        {
+            return Marshal.PtrToStringUTF8(GetNativeEnvironment(name));
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return null;
         }
     }
 
     [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int SetNativeEnvironment(string name, string value, int overwrite);
+
+    [LibraryImport("libc", EntryPoint = "getenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial IntPtr GetNativeEnvironment(string name);
 }

@@ -47,8 +47,8 @@ public static class TorchDevices
     }
 
     /// <summary>
-    /// Loads the native library once and sets intra-op threads to the number of cores
-    /// (TorchSharp's default can oversubscribe small machines). When the native library cannot be loaded, throws
+    /// Applies <see cref="LoraRuntimeSettings"/>, then loads the native library once and sets intra-op threads
+    /// (default: the number of cores, since TorchSharp's default can oversubscribe small machines). When the native library cannot be loaded, throws
     /// <see cref="NativeBackendUnavailableException"/> with the loader's real reason (a missing GLIBCXX_3.4.32, say).
     /// </summary>
     public static void EnsureInitialized()
@@ -67,6 +67,7 @@ public static class TorchDevices
             {
                 throw unavailable;
             }
+            LoraRuntime.ApplyBeforeNativeLoad();
             try
             {
                 InitializeDeviceType(DeviceType.CPU);
@@ -77,8 +78,9 @@ public static class TorchDevices
             }
             var threads = Environment.GetEnvironmentVariable("LORA_NUM_THREADS") is { } s && int.TryParse(s, out var n) && n > 0
                 ? n
-                : Environment.ProcessorCount;
+                : LoraRuntime.Settings.IntraOpThreads ?? Environment.ProcessorCount;
             set_num_threads(threads);
+            LoraRuntime.Record($"torch intra-op threads={threads}");
             Volatile.Write(ref _threadsConfigured, 1);
         }
     }

@@ -89,7 +89,8 @@ public sealed class BenchCommandTests : IDisposable
     {
         var json = RunJson("bench", "generate", "--preset", "stories260k", "--prompt-tokens", "8", "--decode-steps", "2", "--rounds", "1", "--batch", "2", "--json");
         HasKeys(json, "prefill_tokens_per_second", "decode_tokens_per_second", "bandwidth_bytes_per_second", "bandwidth_bound_tokens_per_second",
-            "decode_tokens_per_second_batch", "merged_overhead", "unmerged_overhead");
+            "decode_tokens_per_second_batch", "merged_overhead", "unmerged_overhead", "mixed_adapter_overhead");
+        Assert.True(json.GetProperty("mixed_adapter_overhead").GetDouble() > -1);
         long weights = json.GetProperty("weight_bytes").GetInt64();
         // stories260K: embedding 512·64, 5 × (attention 2·64² + 2·32·64, MLP 3·172·64, norms 2·64), final norm 64; fp32.
         Assert.Equal((512 * 64 + 5 * (2 * 64 * 64 + 2 * 32 * 64 + 3 * 172 * 64 + 2 * 64) + 64) * 4, weights);
@@ -116,5 +117,18 @@ public sealed class BenchCommandTests : IDisposable
         HasKeys(json, "rows_per_second_batched", "rows_per_second_engine", "speedup");
         Assert.Equal(40, json.GetProperty("rows").GetInt32());
         Assert.Equal(json.GetProperty("rows_per_second_batched").GetDouble() / json.GetProperty("rows_per_second_engine").GetDouble(), json.GetProperty("speedup").GetDouble(), 9);
+    }
+
+    [Fact]
+    public void ScoreWithAPresetReportsTheForwardMfuOnRealTokens()
+    {
+        var json = RunJson("bench", "score", "--preset", "stories260k", "--rows", "40", "--rounds", "1", "--batch-size", "8", "--json");
+        Assert.Equal("stories260k", json.GetProperty("preset").GetString());
+        Assert.Equal(40, json.GetProperty("rows").GetInt32());
+        Assert.True(json.GetProperty("real_tokens").GetInt64() <= json.GetProperty("padded_tokens").GetInt64());
+        Assert.InRange(json.GetProperty("forward_mfu").GetDouble(), 1e-6, 1.5);
+        var (code, _, error) = CliRunner.Run("bench", "score", "--preset", "stories260k", "--precision", "fp8");
+        Assert.Equal(2, code);
+        Assert.Contains("fp8", error, StringComparison.Ordinal);
     }
 }

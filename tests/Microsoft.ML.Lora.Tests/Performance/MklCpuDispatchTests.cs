@@ -15,7 +15,8 @@ public class MklCpuDispatchTests
             Assert.False(MklCpuDispatch.Applied);
             return;
         }
-        // The build puts the library beside the assembly; the module initializer loads it globally.
+        // The build puts the library beside the assembly; the runtime settings load it globally at first use.
+        LoraRuntime.Start();
         var beside = Path.Combine(Path.GetDirectoryName(typeof(MklCpuDispatch).Assembly.Location)!, MklCpuDispatch.LibraryFileName);
         Assert.True(File.Exists(beside), $"{beside} was not built (g++ is installed by scripts/prerequisites.sh)");
         Assert.True(MklCpuDispatch.Applied, "the dispatch library was not loaded");

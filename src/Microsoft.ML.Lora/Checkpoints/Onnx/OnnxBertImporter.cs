@@ -40,6 +40,7 @@ public static class OnnxBertImporter
     public static OnnxBertCheckpoint Read(ModelProto model, string source)
     {
         ArgumentNullException.ThrowIfNull(model);
+        Runtime.TorchDevices.EnsureInitialized();
         if (model.Graph is null || model.Graph.Node.Count == 0)
         {
             throw new OnnxFormatException(source, "the model has no graph (not an ONNX model, or an empty one)");
