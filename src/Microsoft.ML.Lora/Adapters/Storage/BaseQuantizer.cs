@@ -38,7 +38,7 @@ public static class BaseQuantizer
             return null;
         }
         // Memory is the point of quantising: the dense weights and each layer's quantisation temporaries must go back
-        // to the OS when freed, not stay in glibc's heap (it measured 2× the resident memory of a bf16 run without).
+        // to the OS when freed, not stay in glibc's heap (docs/qlora.md).
         Runtime.NativeAllocator.PreferReturningFreedMemory();
         foreach (var (_, layer) in QuantizableLayers(model))
         {
