@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML.Lora.Benchmarks;
+using Microsoft.ML.Lora.MLNet;
+using Microsoft.ML.Lora.Runtime;
 
 namespace MlLora.Cli.Commands;
 
@@ -31,7 +33,7 @@ internal static class BenchCommand
     {
         var preset = new Option<string>("--preset") { Description = $"Model shape: {string.Join(", ", ModelPresets.DecoderNames)}", DefaultValueFactory = _ => "smollm2-135m" };
         var mode = new Option<string>("--mode") { Description = "lora | full", DefaultValueFactory = _ => "lora" };
-        var precision = new Option<string>("--precision") { Description = "fp32 | bf16 (frozen weights; LoRA only)", DefaultValueFactory = _ => "fp32" };
+        var precision = new Option<string>("--precision") { Description = "fp32 | bf16 | auto (frozen weights; LoRA only; auto: bf16 where the CPU has native bf16)", DefaultValueFactory = _ => "fp32" };
         var seq = new Option<int>("--seq") { Description = "Tokens per row", DefaultValueFactory = _ => 256 };
         var batch = new Option<int>("--batch") { Description = "Rows per step", DefaultValueFactory = _ => 4 };
         var steps = new Option<int>("--steps") { Description = "Timed steps", DefaultValueFactory = _ => 10 };
@@ -49,16 +51,17 @@ internal static class BenchCommand
         };
         command.SetAction(parse =>
         {
+            var trainingMode = parse.GetValue(mode)!.ToLowerInvariant() switch
+            {
+                "lora" => TrainingMode.Lora,
+                "full" => TrainingMode.Full,
+                var other => throw new ArgumentException($"--mode '{other}' is not one of lora, full."),
+            };
             var options = new TrainingBenchmarkOptions
             {
                 Preset = parse.GetValue(preset)!,
-                Mode = parse.GetValue(mode)!.ToLowerInvariant() switch
-                {
-                    "lora" => TrainingMode.Lora,
-                    "full" => TrainingMode.Full,
-                    var other => throw new ArgumentException($"--mode '{other}' is not one of lora, full."),
-                },
-                BFloat16 = ParsePrecision(parse.GetValue(precision)!),
+                Mode = trainingMode,
+                BFloat16 = ParseTrainingPrecision(parse.GetValue(precision)!, trainingMode),
                 SequenceLength = parse.GetValue(seq),
                 BatchSize = parse.GetValue(batch),
                 Steps = parse.GetValue(steps),
@@ -137,6 +140,25 @@ internal static class BenchCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// fp32 → false, bf16 → true (warning once on stderr where the CPU lacks native bf16), auto → what
+    /// <see cref="PrecisionChoice.Resolve"/> picks for this CPU.
+    /// </summary>
+    public static bool ParseTrainingPrecision(string value, TrainingMode mode)
+    {
+        var requested = value.ToLowerInvariant() switch
+        {
+            "auto" => LoraPrecision.Auto,
+            _ => ParsePrecision(value) ? LoraPrecision.BFloat16 : LoraPrecision.Float32,
+        };
+        if (PrecisionChoice.SlowBFloat16Warning(requested, CpuFeatures.Current) is { } warning)
+        {
+            Console.Error.WriteLine("warning: " + warning);
+        }
+        var chosen = PrecisionChoice.Resolve(requested, CpuFeatures.Current, mode == TrainingMode.Full ? LoraFineTuneMode.Full : LoraFineTuneMode.Lora);
+        return chosen == LoraPrecision.BFloat16;
     }
 
     /// <summary>fp32 → false, bf16 → true.</summary>

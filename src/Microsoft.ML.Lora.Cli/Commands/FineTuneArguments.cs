@@ -34,15 +34,16 @@ internal sealed class FineTuneArguments
     public Option<int> Epochs { get; } = new("--epochs") { Description = "Passes over the training data", DefaultValueFactory = _ => 3 };
     public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Rows per batch", DefaultValueFactory = _ => 8 };
     public Option<double> LearningRate { get; } = new("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => 1e-3 };
-    public Option<string> Precision { get; } = new("--precision") { Description = "fp32 | bf16", DefaultValueFactory = _ => "fp32" };
+    public Option<string> Precision { get; } = new("--precision") { Description = "fp32 | bf16 | auto (bf16 where the CPU has native bf16, else fp32)", DefaultValueFactory = _ => "fp32" };
     public Option<string> Quantize { get; } = QuantizeOption.Create();
     public Option<int?> Seed { get; } = new("--seed") { Description = "Random seed (default 0)" };
     public Option<int> MaxLength { get; } = new("--max-length") { Description = "Longest token sequence", DefaultValueFactory = _ => 128 };
+    public Option<string> OnNonFinite { get; } = new("--on-non-finite") { Description = "A step with NaN/Inf loss or gradients: stop (exit 2, last good checkpoint kept) | skip", DefaultValueFactory = _ => "stop" };
 
     public IEnumerable<Option> All() =>
     [
         Task, Model, Data, Valid, TextColumn, LabelColumn, Text2Column, PromptColumn, ResponseColumn, MessagesColumn, ChatTemplate, PositiveLabel,
-        Mode, Rank, Alpha, Targets, Epochs, BatchSize, LearningRate, Precision, Quantize, Seed, MaxLength,
+        Mode, Rank, Alpha, Targets, Epochs, BatchSize, LearningRate, Precision, Quantize, Seed, MaxLength, OnNonFinite,
     ];
 
     public void AddTo(Command command)
@@ -79,11 +80,18 @@ internal sealed class FineTuneArguments
             {
                 "fp32" => LoraPrecision.Float32,
                 "bf16" => LoraPrecision.BFloat16,
-                var p => throw new ArgumentException($"--precision '{p}' is not fp32 or bf16."),
+                "auto" => LoraPrecision.Auto,
+                var p => throw new ArgumentException($"--precision '{p}' is not fp32, bf16 or auto."),
             },
             Quantization = QuantizeOption.Parse(parse.GetValue(Quantize)!),
             Seed = parse.GetValue(Seed) ?? 0,
             MaxSequenceLength = parse.GetValue(MaxLength),
+            NonFiniteSteps = parse.GetValue(OnNonFinite) switch
+            {
+                "stop" => NonFiniteStepAction.Stop,
+                "skip" => NonFiniteStepAction.Skip,
+                var v => throw new ArgumentException($"--on-non-finite '{v}' is not stop or skip."),
+            },
         };
     }
 

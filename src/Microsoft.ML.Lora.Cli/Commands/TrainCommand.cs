@@ -13,15 +13,28 @@ internal static class TrainCommand
         var args = new FineTuneArguments();
         var output = new Option<string>("--out") { Description = "Where to write the model zip", Required = true };
         var overwrite = OutputPaths.Overwrite();
+        var checkpointDir = new Option<string?>("--checkpoint-dir")
+        {
+            Description = "Write checkpoints (adapter, optimizer, RNG and data position) here, and resume from the newest one it holds",
+        };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Optimizer steps between checkpoints (with --checkpoint-dir)", DefaultValueFactory = _ => 100 };
         var command = new Command("train", "Fine-tune a base model with LoRA and save an ML.NET model zip.");
         args.AddTo(command);
         command.Options.Add(output);
         command.Options.Add(overwrite);
+        command.Options.Add(checkpointDir);
+        command.Options.Add(checkpointEvery);
         command.SetAction(parse =>
         {
             var outPath = parse.GetValue(output)!;
             OutputPaths.CheckFile(output, outPath, parse.GetValue(overwrite));
             var options = args.ToOptions(parse);
+            if (parse.GetValue(checkpointEvery) is var every and < 1)
+            {
+                throw new ArgumentException($"--checkpoint-every {every} must be at least 1.");
+            }
+            options.CheckpointDirectory = parse.GetValue(checkpointDir);
+            options.CheckpointInterval = parse.GetValue(checkpointEvery);
             var ml = new MLContext(seed: options.Seed);
             var data = args.LoadData(parse, options, parse.GetValue(args.Data)!, training: true);
             if (parse.GetValue(args.Valid) is { } validPath)

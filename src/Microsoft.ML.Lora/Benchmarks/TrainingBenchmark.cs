@@ -64,6 +64,8 @@ public static class TrainingBenchmark
             Preset = options.Preset,
             Mode = lora ? "lora" : "full",
             Precision = options.BFloat16 ? "bf16" : "fp32",
+            PrecisionChosen = options.BFloat16 ? "bf16" : "fp32",
+            CpuFeatures = Runtime.CpuFeatures.Current.Reported,
             Seq = options.SequenceLength,
             Batch = options.BatchSize,
             Steps = timed.Length,

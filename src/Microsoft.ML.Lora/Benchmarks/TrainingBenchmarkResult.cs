@@ -17,6 +17,12 @@ public sealed record TrainingBenchmarkResult
     /// <summary>"fp32" or "bf16": the dtype of the frozen weights.</summary>
     [JsonPropertyName("precision")] public required string Precision { get; init; }
 
+    /// <summary>The precision the run used ("fp32" or "bf16"), after <c>--precision auto</c> chose for this CPU.</summary>
+    [JsonPropertyName("precision_chosen")] public required string PrecisionChosen { get; init; }
+
+    /// <summary>The CPU's features that decide precision, e.g. ["avx2","fma","avx512f","avx512_bf16"] (<see cref="Runtime.CpuFeatures.Reported"/>).</summary>
+    [JsonPropertyName("cpu_features")] public required IReadOnlyList<string> CpuFeatures { get; init; }
+
     /// <summary>How the frozen linear layers were stored: "none", "nf4" or "int8".</summary>
     [JsonPropertyName("quantize")] public string Quantize { get; init; } = "none";
 

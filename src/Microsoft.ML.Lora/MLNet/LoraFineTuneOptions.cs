@@ -20,6 +20,11 @@ public enum LoraPrecision
     Float32,
     /// <summary>Frozen weights in bfloat16; adapters, optimizer state and loss in float32.</summary>
     BFloat16,
+    /// <summary>
+    /// BFloat16 where the CPU computes bf16 natively (AVX512-BF16 or AMX), Float32 elsewhere (see
+    /// <see cref="PrecisionChoice.Resolve"/>); the saved model records the precision chosen, never Auto.
+    /// </summary>
+    Auto,
 }
 
 /// <summary>
@@ -148,6 +153,8 @@ public sealed class LoraFineTuneOptions
     /// attached (a shared <see cref="BaseModel"/> is converted for every adapter on it) — half the memory, and on CPUs with
     /// AVX512-BF16 about twice the matrix throughput; adapters, head, optimizer state and loss stay fp32, and during
     /// training the adapters' products run in bf16 as under PyTorch's autocast. Saved models record it and load the same way.
+    /// Auto picks BFloat16 on CPUs with native bf16 and Float32 elsewhere (without it bf16 is many times slower). The
+    /// default stays Float32: results then do not depend on the machine (docs/reliability.md).
     /// </summary>
     public LoraPrecision Precision { get; set; } = LoraPrecision.Float32;
 
@@ -174,6 +181,12 @@ public sealed class LoraFineTuneOptions
 
     /// <summary>"loss" or "accuracy": the validation metric early stopping and best-epoch selection use.</summary>
     public string EarlyStoppingMetric { get; set; } = "loss";
+
+    /// <summary>
+    /// A step whose loss or gradient norm is NaN/Inf: Stop (a <see cref="NonFiniteTrainingException"/>, weights and
+    /// checkpoints of the last good step kept) or Skip (no update; <see cref="FineTuningResult.SkippedSteps"/> counts them).
+    /// </summary>
+    public NonFiniteStepAction NonFiniteSteps { get; set; } = NonFiniteStepAction.Stop;
 
     /// <summary>Folder for periodic adapter checkpoints, or null.</summary>
     public string? CheckpointDirectory { get; set; }
@@ -250,5 +263,6 @@ public sealed class LoraFineTuneOptions
         EarlyStoppingPatience = EarlyStoppingPatience,
         EarlyStoppingMetric = EarlyStoppingMetric,
         GradientCheckpointing = GradientCheckpointing,
+        NonFiniteSteps = NonFiniteSteps,
     };
 }

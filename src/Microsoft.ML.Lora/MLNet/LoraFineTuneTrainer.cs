@@ -116,6 +116,7 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
         try
         {
             var manifest = CreateManifest(input.Schema, loraConfig, baseModel, seed);
+            ReportPrecision(ch, manifest.Precision);
             if (Options.Task == LoraTask.Regression)
             {
                 // Standardise targets: the head starts near 0 with unit-scale outputs, whatever the label's units.
@@ -180,6 +181,23 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
         }
     }
 
+    /// <summary>Says what Auto chose, and warns (once per process) of bf16 asked for on a CPU without native bf16.</summary>
+    private void ReportPrecision(IChannel ch, LoraPrecision chosen)
+    {
+        if (Options.Precision == LoraPrecision.Auto)
+        {
+            ch.Info($"Precision Auto: {chosen} (CPU features: {string.Join(",", CpuFeatures.Current.Reported)}).");
+        }
+        if (PrecisionChoice.SlowBFloat16Warning(Options.Precision, CpuFeatures.Current) is { } warning)
+        {
+            ch.Warning(warning);
+            if (Options.ShowProgress)
+            {
+                Console.Error.WriteLine("warning: " + warning);
+            }
+        }
+    }
+
     private void ValidateLabelNames()
     {
         if (Options.BinaryLabelNames is not { } names)
@@ -233,7 +251,7 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
             Temperature = Options.Temperature,
             Seed = seed,
             Device = Options.Device,
-            Precision = Options.Precision,
+            Precision = PrecisionChoice.Resolve(Options.Precision, CpuFeatures.Current, Options.Mode),
             Quantization = Options.Quantization,
         };
     }

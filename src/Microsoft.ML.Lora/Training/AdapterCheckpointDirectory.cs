@@ -7,13 +7,15 @@ namespace Microsoft.ML.Lora.Training;
 
 /// <summary>
 /// Checkpoints in a folder: <c>checkpoint-{step}/</c> holding <c>adapter.safetensors</c> (trainable tensors),
-/// <c>optimizer.bin</c> (AdamW state) and <c>state.json</c> (epoch, step, batch). Each is written into a
-/// temporary folder and renamed into place, so an interrupted run never leaves a half-written checkpoint.
-/// Only the newest <see cref="Keep"/> checkpoints are kept.
+/// <c>optimizer.bin</c> (AdamW state), <c>rng_state.bin</c> (torch's CPU generator, for dropout) and <c>state.json</c>
+/// (epoch, step, batch within the epoch — with the seed, the data order — and the run's settings). Each is written
+/// into a temporary folder and renamed into place, so a run killed at any moment leaves only complete checkpoints
+/// (a temporary folder left by a killed run is removed by the next save). Only the newest <see cref="Keep"/> are kept.
 /// </summary>
 public sealed class AdapterCheckpointDirectory(string directory, bool resume = true) : ICheckpointSink
 {
-    private const string Prefix = "checkpoint-", AdapterFile = "adapter.safetensors", OptimizerFile = "optimizer.bin", StateFile = "state.json";
+    private const string Prefix = "checkpoint-", AdapterFile = "adapter.safetensors", OptimizerFile = "optimizer.bin", StateFile = "state.json",
+        RandomFile = "rng_state.bin", TempPrefix = ".tmp-";
 
     /// <summary>How many checkpoints to keep.</summary>
     public int Keep { get; init; } = 2;
@@ -23,15 +25,19 @@ public sealed class AdapterCheckpointDirectory(string directory, bool resume = t
     {
         Directory.CreateDirectory(directory);
         var final = Path.Combine(directory, Prefix + state.Step);
-        var temp = Path.Combine(directory, $".tmp-{Prefix}{state.Step}-{Environment.ProcessId}");
-        if (Directory.Exists(temp))
+        foreach (var stale in Directory.GetDirectories(directory, TempPrefix + Prefix + "*"))
         {
-            Directory.Delete(temp, recursive: true);
+            Directory.Delete(stale, recursive: true);
         }
+        var temp = Path.Combine(directory, $"{TempPrefix}{Prefix}{state.Step}-{Environment.ProcessId}");
         Directory.CreateDirectory(temp);
         var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => new KeyValuePair<string, TorchSharp.torch.Tensor>(p.name, p.parameter));
         SafetensorsWriter.Write(Path.Combine(temp, AdapterFile), trainable);
         optimizer.save_state_dict(Path.Combine(temp, OptimizerFile));
+        using (var random = TorchSharp.torch.random.get_rng_state())
+        {
+            File.WriteAllBytes(Path.Combine(temp, RandomFile), random.data<byte>().ToArray());
+        }
         File.WriteAllText(Path.Combine(temp, StateFile), JsonSerializer.Serialize(state));
         if (Directory.Exists(final))
         {
@@ -64,6 +70,13 @@ public sealed class AdapterCheckpointDirectory(string directory, bool resume = t
             }
         }
         optimizer.load_state_dict(Path.Combine(latest, OptimizerFile));
+        var randomFile = Path.Combine(latest, RandomFile);
+        if (File.Exists(randomFile))
+        {
+            var bytes = File.ReadAllBytes(randomFile);
+            using var random = TorchSharp.torch.tensor(bytes, [bytes.LongLength], TorchSharp.torch.ScalarType.Byte);
+            TorchSharp.torch.random.set_rng_state(random);
+        }
         return JsonSerializer.Deserialize<TrainingState>(File.ReadAllText(Path.Combine(latest, StateFile)))
             ?? throw new InvalidDataException($"{latest}: {StateFile} is empty.");
     }

@@ -27,18 +27,21 @@ public sealed class FineTuningLoop(PretrainedModel model, TaskObjective objectiv
     /// <summary>Optimizer steps between checkpoints.</summary>
     public long CheckpointInterval { get; init; } = 100;
 
+    private long _skippedSteps;
+    private long? _lastCheckpointStep;
+
     /// <summary>Trains on <paramref name="train"/>, validating on <paramref name="valid"/> after each epoch.</summary>
     public FineTuningResult Run(IReadOnlyList<TokenizedExample> train, IReadOnlyList<TokenizedExample>? valid)
     {
         settings.Validate();
+        _skippedSteps = 0;
+        _lastCheckpointStep = null;
         var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
         if (trainable.Count == 0)
         {
             throw new InvalidOperationException("The model has no trainable parameters: attach an adapter or a trainable head first.");
         }
-        long batchesPerEpoch = (train.Count + settings.BatchSize - 1) / settings.BatchSize;
-        long stepsPerEpoch = Math.Max(1, batchesPerEpoch / settings.GradientAccumulationSteps);
-        long totalSteps = Math.Min(settings.MaxSteps ?? long.MaxValue, stepsPerEpoch * settings.Epochs);
+        long totalSteps = PlannedSteps(train.Count, settings);
         var schedule = new LearningRateSchedule(settings.Schedule, (long)(settings.WarmupRatio * totalSteps), totalSteps);
         using var optimizer = CreateOptimizer(trainable);
         bool checkpointingBefore = model.GradientCheckpointing;
@@ -47,7 +50,14 @@ public sealed class FineTuningLoop(PretrainedModel model, TaskObjective objectiv
         {
             NativeAllocator.PreferReturningFreedMemory();
         }
-        var state = Checkpoints?.TryResume(model, optimizer) ?? new TrainingState();
+        string runKey = RunKey(train.Count, trainable);
+        var resumed = Checkpoints?.TryResume(model, optimizer);
+        if (resumed?.RunKey is { } written && written != runKey)
+        {
+            throw new TrainingCheckpointMismatchException(resumed.Step, written, runKey);
+        }
+        _lastCheckpointStep = resumed?.Step;
+        var state = (resumed ?? new TrainingState()) with { RunKey = runKey };
 
         double? bestLoss = null, bestAccuracy = null;
         Dictionary<string, Tensor>? bestWeights = null;
@@ -95,74 +105,131 @@ public sealed class FineTuningLoop(PretrainedModel model, TaskObjective objectiv
             model.GradientCheckpointing = checkpointingBefore;
             model.eval();
         }
-        return new FineTuningResult(state.Step, state.Epoch, lastLoss, bestLoss, bestAccuracy, stoppedEarly);
+        return new FineTuningResult(state.Step, state.Epoch, lastLoss, bestLoss, bestAccuracy, stoppedEarly) { SkippedSteps = _skippedSteps };
+    }
+
+    /// <summary>
+    /// Optimizer steps a run over <paramref name="examples"/> rows takes: every epoch runs in full, stepping once per
+    /// group of <see cref="FineTuningSettings.GradientAccumulationSteps"/> batches (a last, partial group steps too),
+    /// so ⌈batches / accumulation⌉ × epochs, capped at <see cref="FineTuningSettings.MaxSteps"/>.
+    /// </summary>
+    public static long PlannedSteps(int examples, FineTuningSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        long batchesPerEpoch = (examples + (long)settings.BatchSize - 1) / settings.BatchSize;
+        long stepsPerEpoch = Math.Max(1, (batchesPerEpoch + settings.GradientAccumulationSteps - 1) / settings.GradientAccumulationSteps);
+        return Math.Min(settings.MaxSteps ?? long.MaxValue, stepsPerEpoch * settings.Epochs);
     }
 
     private double RunEpoch(IReadOnlyList<TokenizedExample> train, List<int[]> batches, int epoch, TrainingState state,
         long totalSteps, LearningRateSchedule schedule, FusedAdamW optimizer)
     {
-        double lossSum = 0, lastLoss = double.NaN;
+        double lastLoss = double.NaN;
         long tokens = 0;
-        int accumulated = 0;
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        for (int i = state.BatchInEpoch; i < batches.Count && state.Step < totalSteps; i++)
+        for (int first = state.BatchInEpoch; first < batches.Count && state.Step < totalSteps;)
         {
-            ThrowIfCancelled?.Invoke();
-            using (var scope = NewDisposeScope())
+            int end = Math.Min(first + settings.GradientAccumulationSteps, batches.Count);
+            var group = batches[first..end].Select(b => (IReadOnlyList<TokenizedExample>)b.Select(j => train[j]).ToList()).ToList();
+            // Each batch's mean loss counts by what it holds (rows, or loss tokens for causal LM), so a group, full or
+            // partial, computes the mean over all its rows (tokens) — the loss of one batch holding them all.
+            var weights = group.Select(objective.Weight).ToArray();
+            double totalWeight = weights.Sum();
+            double groupLoss = 0;
+            for (int k = 0; k < group.Count; k++)
             {
+                ThrowIfCancelled?.Invoke();
+                using var scope = NewDisposeScope();
                 using var autocast = settings.Autocast ? AdapterAutocast.Enter() : null;
-                using var batch = TrainingBatch.Collate(batches[i].Select(j => train[j]).ToList(), padId, device, withLossMask: objective.NeedsLossMask);
+                using var batch = TrainingBatch.Collate(group[k], padId, device, withLossMask: objective.NeedsLossMask);
                 var loss = objective.Loss(model, batch);
-                (settings.GradientAccumulationSteps == 1 ? loss : loss / settings.GradientAccumulationSteps).backward();
-                lossSum += loss.item<float>();
+                double share = totalWeight > 0 ? weights[k] / totalWeight : 1.0 / group.Count;
+                (share == 1 ? loss : loss * share).backward();
+                groupLoss += loss.item<float>() * share;
                 tokens += batch.RealTokens;
             }
-            if (++accumulated < settings.GradientAccumulationSteps && i < batches.Count - 1)
-            {
-                continue;
-            }
+            double factor = schedule.Factor(state.Step);
+            bool applied;
             using (var scope = NewDisposeScope())
             {
-                if (settings.MaxGradNorm > 0)
+                double norm = settings.MaxGradNorm > 0 ? optimizer.ClipGradNorm(settings.MaxGradNorm) : optimizer.GradientNorm();
+                applied = double.IsFinite(groupLoss) && double.IsFinite(norm);
+                if (applied)
                 {
-                    optimizer.ClipGradNorm(settings.MaxGradNorm);
+                    SetLearningRate(optimizer, factor);
+                    optimizer.step();
                 }
-                SetLearningRate(optimizer, schedule.Factor(state.Step));
-                optimizer.step();
                 optimizer.zero_grad();
+                if (!applied && settings.NonFiniteSteps == NonFiniteStepAction.Stop)
+                {
+                    throw new NonFiniteTrainingException(state.Step + 1, epoch + 1, groupLoss, norm, settings.LearningRate * factor, _lastCheckpointStep);
+                }
             }
-            lastLoss = lossSum / accumulated;
-            lossSum = 0;
-            accumulated = 0;
+            if (applied)
+            {
+                lastLoss = groupLoss;
+            }
+            else
+            {
+                _skippedSteps++;
+            }
             state.Step++;
-            state.BatchInEpoch = i + 1;
-            Progress?.Invoke(new FineTuningProgress(epoch + 1, state.Step, totalSteps, lastLoss, tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
+            state.BatchInEpoch = first = end;
+            Progress?.Invoke(new FineTuningProgress(epoch + 1, state.Step, totalSteps, lastLoss, tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds))
+            {
+                LearningRateFactor = factor,
+            });
             if (Checkpoints is not null && state.Step % CheckpointInterval == 0)
             {
                 Checkpoints.Save(model, optimizer, state with { Epoch = epoch });
+                _lastCheckpointStep = state.Step;
             }
         }
         return lastLoss;
     }
 
-    /// <summary>Mean loss and (for classification) accuracy on a validation set, in eval mode.</summary>
+    /// <summary>
+    /// Mean loss (weighted as training weights batches) and, for classification, accuracy on a validation set, in
+    /// eval mode with one forward pass per batch; the model is left in the mode it was in.
+    /// </summary>
     public (double Loss, double? Accuracy) Validate(IReadOnlyList<TokenizedExample> valid)
     {
+        ArgumentNullException.ThrowIfNull(valid);
+        bool wasTraining = model.training;
         model.eval();
-        using var noGrad = no_grad();
-        double lossSum = 0;
-        long correct = 0;
-        for (int start = 0; start < valid.Count; start += settings.BatchSize)
+        try
         {
-            using var scope = NewDisposeScope();
-            var rows = valid.Skip(start).Take(settings.BatchSize).ToList();
-            using var batch = TrainingBatch.Collate(rows, padId, device, withLossMask: objective.NeedsLossMask);
-            lossSum += objective.Loss(model, batch).item<float>() * rows.Count;
-            correct += objective.Correct(model, batch);
+            using var noGrad = no_grad();
+            double lossSum = 0, weightSum = 0;
+            long correct = 0;
+            for (int start = 0; start < valid.Count; start += settings.BatchSize)
+            {
+                using var scope = NewDisposeScope();
+                var rows = valid.Skip(start).Take(settings.BatchSize).ToList();
+                using var batch = TrainingBatch.Collate(rows, padId, device, withLossMask: objective.NeedsLossMask);
+                var (loss, batchCorrect) = objective.Evaluate(model, batch);
+                double weight = objective.Weight(rows);
+                lossSum += loss.item<float>() * weight;
+                weightSum += weight;
+                correct += batchCorrect;
+            }
+            return (weightSum > 0 ? lossSum / weightSum : 0, objective.HasAccuracy ? (double)correct / valid.Count : null);
         }
-        model.train();
-        return (lossSum / valid.Count, objective.HasAccuracy ? (double)correct / valid.Count : null);
+        finally
+        {
+            model.train(wasTraining);
+        }
     }
+
+    /// <summary>
+    /// What a checkpoint must match to be resumed: everything that fixes the batches, their order and the schedule's
+    /// shape. MaxSteps may change (resuming to stop earlier or later); the schedule then spans the new step count.
+    /// </summary>
+    private string RunKey(int rows, List<(string name, Parameter parameter)> trainable) => string.Create(
+        System.Globalization.CultureInfo.InvariantCulture,
+        $"rows={rows} batch={settings.BatchSize} accumulation={settings.GradientAccumulationSteps} epochs={settings.Epochs} " +
+        $"seed={settings.Seed} bucketing={settings.LengthBucketing} lr={settings.LearningRate:R} schedule={settings.Schedule} warmup={settings.WarmupRatio:R} " +
+        $"trainable={trainable.Count}/{trainable.Sum(p => p.parameter.numel())}");
 
     private FusedAdamW CreateOptimizer(List<(string name, Parameter parameter)> trainable)
     {

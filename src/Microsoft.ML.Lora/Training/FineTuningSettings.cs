@@ -45,6 +45,9 @@ public sealed class FineTuningSettings
     /// </summary>
     public bool Autocast { get; set; } = true;
 
+    /// <summary>What a step whose loss or gradient norm is NaN/Inf does: stop (the default) or skip the update.</summary>
+    public NonFiniteStepAction NonFiniteSteps { get; set; } = NonFiniteStepAction.Stop;
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -58,6 +61,7 @@ public sealed class FineTuningSettings
         Check(MaxGradNorm >= 0, nameof(MaxGradNorm), MaxGradNorm, "must not be negative");
         Check(MaxSteps is null or > 0, nameof(MaxSteps), MaxSteps, "must be positive");
         Check(EarlyStoppingPatience is null or > 0, nameof(EarlyStoppingPatience), EarlyStoppingPatience, "must be positive");
+        Check(Enum.IsDefined(NonFiniteSteps), nameof(NonFiniteSteps), NonFiniteSteps, "must be Stop or Skip");
         Check(EarlyStoppingMetric is "loss" or "accuracy", nameof(EarlyStoppingMetric), EarlyStoppingMetric, "must be \"loss\" or \"accuracy\"");
     }
 
@@ -72,13 +76,20 @@ public sealed class FineTuningSettings
 
 /// <summary>One progress report of a fine-tuning run.</summary>
 public sealed record FineTuningProgress(
-    int Epoch, long Step, long TotalSteps, double Loss, double TokensPerSecond, double? ValidationLoss = null, double? ValidationAccuracy = null);
+    int Epoch, long Step, long TotalSteps, double Loss, double TokensPerSecond, double? ValidationLoss = null, double? ValidationAccuracy = null)
+{
+    /// <summary>The learning-rate schedule's multiplier this optimizer step used (null in validation reports).</summary>
+    public double? LearningRateFactor { get; init; }
+}
 
 /// <summary>What a finished run did.</summary>
 public sealed record FineTuningResult(long Steps, int Epochs, double FinalTrainLoss, double? BestValidationLoss, double? BestValidationAccuracy, bool StoppedEarly)
 {
     /// <summary>Elements of the parameters that trained (LoRA factors and head copy, the head alone, or everything).</summary>
     public long TrainableParameters { get; init; }
+
+    /// <summary>Steps whose loss or gradients were NaN/Inf and were skipped (<see cref="NonFiniteStepAction.Skip"/>).</summary>
+    public long SkippedSteps { get; init; }
 
     /// <summary>Elements of every parameter of the model as trained, adapters included (PEFT's "all params").</summary>
     public long TotalParameters { get; init; }

@@ -95,6 +95,16 @@ public sealed class FusedAdamW : AdamW
         return total.item<float>();
     }
 
+    /// <summary>The joint 2-norm of all gradients (0 when there are none), without changing them.</summary>
+    public double GradientNorm()
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        BindGradients();
+        var norms = _buckets.Where(b => b.AnyGradient).Select(b => linalg.vector_norm(b.Gradients).to(ScalarType.Float32)).ToList();
+        return norms.Count == 0 ? 0 : (norms.Count == 1 ? norms[0] : linalg.vector_norm(stack(norms))).item<float>();
+    }
+
     /// <inheritdoc />
     public override void load_state_dict(StateDictionary state_dict)
     {

@@ -12,6 +12,11 @@ public sealed record TrainingState
     public long Step { get; set; }
     /// <summary>Batches of the current epoch already consumed.</summary>
     public int BatchInEpoch { get; set; }
+    /// <summary>
+    /// The settings that fix the data order and the schedule (rows, batch size, accumulation, epochs, seed, …) of the
+    /// run that wrote a checkpoint: a run resumes only a checkpoint of the same run (null in older checkpoints: not checked).
+    /// </summary>
+    public string? RunKey { get; init; }
 }
 
 /// <summary>Saves and restores training checkpoints (trainable weights, optimizer state, position).</summary>

@@ -18,6 +18,18 @@ public abstract class TaskObjective
     /// <summary>Whether <see cref="Correct"/> is meaningful.</summary>
     public virtual bool HasAccuracy => false;
 
+    /// <summary>
+    /// How much a batch's mean loss counts when batches are combined (gradient accumulation, validation): its rows.
+    /// </summary>
+    public virtual double Weight(IReadOnlyList<TokenizedExample> rows)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        return rows.Count;
+    }
+
+    /// <summary>Loss and correct predictions of a batch from one forward pass (validation).</summary>
+    public virtual (Tensor Loss, long Correct) Evaluate(PretrainedModel model, TrainingBatch batch) => (Loss(model, batch), 0);
+
     /// <summary>The objective for a task.</summary>
     public static TaskObjective For(LoraTask task) => task switch
     {
@@ -49,6 +61,16 @@ public sealed class ClassificationObjective : TaskObjective
         var logits = model.ClassificationLogits(batch.InputIds, batch.AttentionMask);
         return logits.argmax(-1).eq(batch.Labels.to(ScalarType.Int64)).sum().item<long>();
     }
+
+    /// <inheritdoc />
+    public override (Tensor Loss, long Correct) Evaluate(PretrainedModel model, TrainingBatch batch)
+    {
+        using var scope = NewDisposeScope();
+        var logits = model.ClassificationLogits(batch.InputIds, batch.AttentionMask).to(ScalarType.Float32);
+        var labels = batch.Labels.to(ScalarType.Int64);
+        long correct = logits.argmax(-1).eq(labels).sum().item<long>();
+        return (nn.functional.cross_entropy(logits, labels).MoveToOuterDisposeScope(), correct);
+    }
 }
 
 /// <summary>Mean squared error of a one-output head.</summary>
@@ -68,6 +90,25 @@ public sealed class CausalLanguageModelObjective : TaskObjective
 {
     /// <inheritdoc />
     public override bool NeedsLossMask => true;
+
+    /// <summary>A batch counts by its loss tokens (the targets its loss mask selects), so the mean is over tokens.</summary>
+    public override double Weight(IReadOnlyList<TokenizedExample> rows)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        return rows.Sum(LossTokens);
+    }
+
+    /// <summary>Next-token targets of a row that carry loss, as <see cref="TrainingBatch.Collate"/> marks them.</summary>
+    public static int LossTokens(TokenizedExample row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        int n = row.InputIds.Length, count = 0;
+        for (int j = row.LossMask is null ? Math.Max(1, row.LossStart) : 1; j < n; j++)
+        {
+            count += row.LossMask is null || row.LossMask[j] ? 1 : 0;
+        }
+        return count;
+    }
 
     /// <inheritdoc />
     public override Tensor Loss(PretrainedModel model, TrainingBatch batch)

@@ -29,7 +29,10 @@ public sealed class BenchCommandTests : IDisposable
     {
         var json = RunJson("bench", "train", "--preset", "stories260k", "--seq", "32", "--batch", "2", "--steps", "2", "--warmup", "1", "--json");
         HasKeys(json, "preset", "mode", "precision", "quantize", "seq", "batch", "steps", "step_seconds_median", "tokens_per_second",
-            "peak_rss_bytes", "frozen_weight_bytes", "frozen_linear_weight_bytes", "trainable_parameters", "flops_per_token", "achieved_flops", "gemm_peak_flops", "mfu");
+            "peak_rss_bytes", "frozen_weight_bytes", "frozen_linear_weight_bytes", "trainable_parameters", "flops_per_token", "achieved_flops", "gemm_peak_flops", "mfu",
+            "precision_chosen", "cpu_features");
+        Assert.Equal("fp32", json.GetProperty("precision_chosen").GetString());
+        Assert.Equal(Runtime.CpuFeatures.Current.Reported, json.GetProperty("cpu_features").EnumerateArray().Select(f => f.GetString()));
         Assert.Equal(("stories260k", "lora", "fp32", "none", 32, 2, 2), (json.GetProperty("preset").GetString(), json.GetProperty("mode").GetString(),
             json.GetProperty("precision").GetString(), json.GetProperty("quantize").GetString(), json.GetProperty("seq").GetInt32(),
             json.GetProperty("batch").GetInt32(), json.GetProperty("steps").GetInt32()));
@@ -66,6 +69,15 @@ public sealed class BenchCommandTests : IDisposable
         (code, _, error) = CliRunner.Run("bench", "train", "--preset", "stories260k", "--mode", "full", "--quantize", "nf4");
         Assert.Equal(2, code);
         Assert.Contains("full fine-tuning", error);
+    }
+
+    [Fact]
+    public void PrecisionAutoReportsWhatItChoseForThisCpu()
+    {
+        var json = RunJson("bench", "train", "--preset", "stories260k", "--precision", "auto", "--seq", "16", "--batch", "2", "--steps", "1", "--warmup", "0", "--json");
+        string expected = Runtime.CpuFeatures.Current.HasNativeBFloat16 ? "bf16" : "fp32";
+        Assert.Equal(expected, json.GetProperty("precision_chosen").GetString());
+        Assert.Equal(expected, json.GetProperty("precision").GetString());
     }
 
     [Fact]
