@@ -42,11 +42,12 @@ internal static class BenchCommand
         var alpha = new Option<double>("--alpha") { Description = "LoRA alpha", DefaultValueFactory = _ => 16 };
         var targets = new Option<string>("--targets") { Description = "LoRA targets: all-linear or comma-separated module names", DefaultValueFactory = _ => "all-linear" };
         var checkpointing = new Option<bool>("--grad-checkpointing") { Description = "Recompute decoder layers in the backward pass" };
+        var quantize = QuantizeOption.Create();
         var threads = Threads();
         var json = JsonFlag();
         var command = new Command("train", "Time training steps of a randomly initialised model of a real model's shape.")
         {
-            preset, mode, precision, seq, batch, steps, warmup, rank, alpha, targets, checkpointing, threads, json,
+            preset, mode, precision, seq, batch, steps, warmup, rank, alpha, targets, checkpointing, quantize, threads, json,
         };
         command.SetAction(parse =>
         {
@@ -69,11 +70,12 @@ internal static class BenchCommand
                 Alpha = parse.GetValue(alpha),
                 Targets = parse.GetValue(targets)!,
                 GradientCheckpointing = parse.GetValue(checkpointing),
+                Quantization = QuantizeOption.Parse(parse.GetValue(quantize)!),
                 Threads = parse.GetValue(threads),
             };
             var result = TrainingBenchmark.Run(options, Console.Error.WriteLine);
             Print(result, parse.GetValue(json), () => string.Create(CultureInfo.InvariantCulture,
-                $"{result.Preset} {result.Mode} {result.Precision}{(result.GradientCheckpointing ? " +ckpt" : "")} seq {result.Seq}×{result.Batch}: " +
+                $"{result.Preset} {result.Mode} {result.Precision}{(result.Quantize == "none" ? "" : " " + result.Quantize)}{(result.GradientCheckpointing ? " +ckpt" : "")} seq {result.Seq}×{result.Batch}: " +
                 $"{result.StepSecondsMedian:F3} s/step, {result.TokensPerSecond:F0} tok/s, {result.AchievedFlops / 1e9:F1} GFLOP/s of {result.GemmPeakFlops / 1e9:F1} " +
                 $"(MFU {result.Mfu:P1}), peak RSS {result.PeakRssBytes / 1048576.0:F0} MiB, frozen {result.FrozenWeightBytes / 1048576.0:F0} MiB, " +
                 $"{result.TrainableParameters:N0} trainable"));

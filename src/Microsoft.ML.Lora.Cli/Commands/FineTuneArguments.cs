@@ -35,6 +35,7 @@ internal sealed class FineTuneArguments
     public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Rows per batch", DefaultValueFactory = _ => 8 };
     public Option<double> LearningRate { get; } = new("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => 1e-3 };
     public Option<string> Precision { get; } = new("--precision") { Description = "fp32 | bf16 | auto (bf16 where the CPU has native bf16, else fp32)", DefaultValueFactory = _ => "fp32" };
+    public Option<string> Quantize { get; } = QuantizeOption.Create();
     public Option<int?> Seed { get; } = new("--seed") { Description = "Random seed (default 0)" };
     public Option<int> ChainCycles { get; } = new("--chain-cycles")
     {
@@ -47,7 +48,7 @@ internal sealed class FineTuneArguments
     public IEnumerable<Option> All() =>
     [
         Task, Model, Data, Valid, TextColumn, LabelColumn, Text2Column, PromptColumn, ResponseColumn, MessagesColumn, ChatTemplate, PositiveLabel,
-        Mode, Rank, Alpha, Targets, Epochs, BatchSize, LearningRate, Precision, Seed, MaxLength, OnNonFinite, ChainCycles,
+        Mode, Rank, Alpha, Targets, Epochs, BatchSize, LearningRate, Precision, Quantize, Seed, MaxLength, OnNonFinite, ChainCycles,
     ];
 
     public void AddTo(Command command)
@@ -87,6 +88,7 @@ internal sealed class FineTuneArguments
                 "auto" => LoraPrecision.Auto,
                 var p => throw new ArgumentException($"--precision '{p}' is not fp32, bf16 or auto."),
             },
+            Quantization = QuantizeOption.Parse(parse.GetValue(Quantize)!),
             Seed = parse.GetValue(Seed) ?? 0,
             MaxSequenceLength = parse.GetValue(MaxLength),
             NonFiniteSteps = parse.GetValue(OnNonFinite) switch

@@ -1,3 +1,4 @@
+using Microsoft.ML.Lora.Adapters.Storage;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -11,6 +12,9 @@ namespace Microsoft.ML.Lora.Adapters;
 /// LoRA. Parameter names follow PEFT's in-memory layout: <c>weight</c>, <c>bias</c>,
 /// <c>lora_A.{adapter}.weight</c> [r, in], <c>lora_B.{adapter}.weight</c> [out, r],
 /// <c>lora_magnitude_vector.{adapter}.weight</c> [out] (DoRA), <c>modules_to_save.{adapter}.weight</c>.
+/// The frozen base weight is a <see cref="FrozenWeight"/> (<see cref="Storage"/>): the dense <c>weight</c> Parameter,
+/// or after <see cref="Quantize"/> packed NF4/int8 codes that are not Parameters (the <c>weight</c> key then leaves the
+/// state dict, and <see cref="BaseWeight"/> throws).
 /// </summary>
 public sealed class AdaptableLinear : LoraLayer
 {
@@ -20,6 +24,7 @@ public sealed class AdaptableLinear : LoraLayer
     /// <summary>The base bias [out], or null.</summary>
     public Parameter? bias;
 
+    private QuantizedWeight? _quantized;
     private AdapterModules<LoraWeight>? lora_A;
     private AdapterModules<LoraWeight>? lora_B;
     private AdapterModules<LoraWeight>? lora_magnitude_vector;
@@ -49,7 +54,53 @@ public sealed class AdaptableLinear : LoraLayer
     public bool FanInFanOut { get; }
 
     /// <inheritdoc />
-    public override Parameter BaseWeight => weight;
+    public override Parameter BaseWeight => _quantized is null ? weight
+        : throw new QuantizedBaseException($"{ModulePath}: the base weight is stored as {_quantized.Quantization}, not as a Parameter; use Storage (Dequantize for a dense copy).");
+
+    /// <summary>How the frozen base weight is stored: the dense Parameter, or its quantised codes.</summary>
+    public FrozenWeight Storage => _quantized ?? (FrozenWeight)new DenseWeight(weight, FanInFanOut);
+
+    /// <inheritdoc />
+    public override long[] BaseShape => _quantized is null ? weight.shape : FanInFanOut ? [InFeatures, OutFeatures] : [OutFeatures, InFeatures];
+
+    /// <inheritdoc />
+    public override ScalarType BaseDtype => _quantized?.ComputeDtype ?? weight.dtype;
+
+    /// <inheritdoc />
+    public override bool BaseTrainable => _quantized is null && weight.requires_grad;
+
+    /// <summary>
+    /// Replaces the dense base weight by <paramref name="quantization"/>'s packed storage (computing in
+    /// <paramref name="computeDtype"/>) and drops the Parameter. The bias stays dense. Only a frozen, unmerged dense
+    /// base can be quantised: quantising an already quantised base, a trainable one, or one with merged adapters
+    /// throws <see cref="QuantizedBaseException"/>.
+    /// </summary>
+    public void Quantize(FrozenWeightQuantization quantization, ScalarType computeDtype)
+    {
+        if (_quantized is not null)
+        {
+            throw new QuantizedBaseException($"{ModulePath}: the base is already quantised ({_quantized.Quantization}); quantise the dense base once.");
+        }
+        if (weight.requires_grad || MergedAdapters.Count > 0)
+        {
+            throw new QuantizedBaseException($"{ModulePath}: only a frozen base without merged adapters can be quantised.");
+        }
+        if (quantization == FrozenWeightQuantization.None)
+        {
+            return;
+        }
+        using (no_grad())
+        {
+            using var outIn = FanInFanOut ? weight.t() : weight.alias();
+            _quantized = QuantizedWeight.Create(quantization, outIn, computeDtype);
+        }
+        ConditionallyRegisterParameter(nameof(weight), (Parameter?)null);
+        weight.Dispose();
+        weight = new Parameter(empty(0, computeDtype), requires_grad: false);
+    }
+
+    /// <summary>The base weight as [out, in] in <paramref name="dtype"/> (dequantised when quantised); do not modify it.</summary>
+    internal Tensor BaseOutIn(ScalarType dtype) => _quantized?.Dequantize(dtype) ?? AsOutIn(weight).to(dtype);
 
     /// <inheritdoc />
     public override Parameter? BaseBias => bias;
@@ -88,14 +139,14 @@ public sealed class AdaptableLinear : LoraLayer
         {
             return LinearLoraMath.MixedForward(this, x, routing);
         }
-        var weights = LiveCopy is { } copy ? SavedCopy(copy.Name) : (weight, bias);
+        (Parameter, Parameter?)? weights = LiveCopy is { } copy ? SavedCopy(copy.Name) : null;
         var live = LiveSlots;
         if (live.Length == 0)
         {
-            return Project(x, weights);
+            return ProjectCopyOrBase(x, weights);
         }
         return live.Any(s => s.Settings!.UseDora)
-            ? LinearLoraMath.AddAdapters(this, x, Project(x, weights), live)
+            ? LinearLoraMath.AddAdapters(this, x, ProjectCopyOrBase(x, weights), live)
             : LinearLoraMath.ForwardLowRank(this, x, weights, live);
     }
 
@@ -104,10 +155,21 @@ public sealed class AdaptableLinear : LoraLayer
     /// applied, not Conv1D-oriented, not routing a mixed batch), so a caller may fuse that product with what follows; else null.
     /// </summary>
     internal Parameter? PlainWeight =>
-        LiveSlots.Length == 0 && LiveCopy is null && Routing is null && !FanInFanOut && bias is null ? weight : null;
+        LiveSlots.Length == 0 && LiveCopy is null && Routing is null && !FanInFanOut && bias is null && _quantized is null ? weight : null;
 
     /// <summary>The base layer alone: x·Wᵀ + b (or x·W + b for Conv1D).</summary>
-    public Tensor BaseForward(Tensor x) => Project(x, (weight, bias));
+    public Tensor BaseForward(Tensor x) => ProjectCopyOrBase(x, null);
+
+    /// <summary>x through a saved copy, or through the base storage when <paramref name="copy"/> is null.</summary>
+    internal Tensor ProjectCopyOrBase(Tensor x, (Parameter Weight, Parameter? Bias)? copy)
+    {
+        if (copy is { } dense || _quantized is null)
+        {
+            return Project(x, copy ?? (weight, bias));
+        }
+        var product = _quantized.Product(x);
+        return bias is null ? product : product.add_(bias);
+    }
 
     /// <summary>x through a weight of this layer's layout (the base or a saved copy).</summary>
     internal Tensor Project(Tensor x, (Parameter Weight, Parameter? Bias) layer)
@@ -134,7 +196,7 @@ public sealed class AdaptableLinear : LoraLayer
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var slot = Slots.TryGetValue(adapter, out var s) && s.HasFactors ? s : throw MissingAdapter(adapter, "LoRA factors");
-        var current = AsOutIn(weight).to(ScalarType.Float32);
+        var current = BaseOutIn(ScalarType.Float32);
         var (merged, _) = LinearLoraMath.ApplyFactors(this, slot, current);
         return AsOutIn(merged.sub(current)).contiguous().MoveToOuterDisposeScope();
     }
@@ -146,7 +208,7 @@ public sealed class AdaptableLinear : LoraLayer
         using var _ = no_grad();
         var slots = adapters.Where(a => !MergedAdapters.Contains(a) && Slots.ContainsKey(a)).Select(a => Slots[a]).ToList();
         var copy = slots.FirstOrDefault(s => s.HasCopy);
-        var current = AsOutIn(copy is null ? weight : SavedCopy(copy.Name).Weight).to(ScalarType.Float32);
+        var current = copy is null ? BaseOutIn(ScalarType.Float32) : AsOutIn(SavedCopy(copy.Name).Weight).to(ScalarType.Float32);
         foreach (var slot in slots.Where(s => s.HasFactors))
         {
             current = LinearLoraMath.ApplyFactors(this, slot, current).Merged;
@@ -188,10 +250,21 @@ public sealed class AdaptableLinear : LoraLayer
 
     private protected override void ReplaceBaseWeights(ScalarType dtype)
     {
+        if (_quantized is not null)
+        {
+            _quantized.ComputeIn(dtype);
+            ReplaceBias(dtype);
+            return;
+        }
         var converted = new Parameter(weight.to(dtype), weight.requires_grad);
         weight.Dispose();
         weight = converted;
         ConditionallyRegisterParameter(nameof(weight), weight);
+        ReplaceBias(dtype);
+    }
+
+    private void ReplaceBias(ScalarType dtype)
+    {
         if (bias is not null)
         {
             var convertedBias = new Parameter(bias.to(dtype), bias.requires_grad);
@@ -205,9 +278,14 @@ public sealed class AdaptableLinear : LoraLayer
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var (a, b, newBase) = LoraInitializer.ForLinear(init, settings, AsOutIn(weight), generator, ModulePath);
+        var baseOutIn = _quantized is null ? AsOutIn(weight) : _quantized.Dequantize(ScalarType.Float32);
+        var (a, b, newBase) = LoraInitializer.ForLinear(init, settings, baseOutIn, generator, ModulePath);
         if (newBase is not null)
         {
+            if (_quantized is not null)
+            {
+                throw new QuantizedBaseException($"{ModulePath}: {init} changes the base weight, which is quantised here; initialise such adapters before quantising.");
+            }
             weight.copy_(AsOutIn(newBase));
         }
         if (lora_A is null || lora_B is null)
@@ -217,7 +295,7 @@ public sealed class AdaptableLinear : LoraLayer
             register_module(nameof(lora_A), lora_A);
             register_module(nameof(lora_B), lora_B);
         }
-        Tensor? magnitude = settings.UseDora ? LinearLoraMath.RowNorms(AsOutIn(weight), a, b, settings.Scale) : null;
+        Tensor? magnitude = settings.UseDora ? LinearLoraMath.RowNorms(baseOutIn, a, b, settings.Scale) : null;
         lora_A.Add(name, new LoraWeight(a));
         lora_B.Add(name, new LoraWeight(b));
         if (magnitude is not null)
@@ -246,13 +324,19 @@ public sealed class AdaptableLinear : LoraLayer
             modules_to_save = new AdapterModules<SavedModuleCopy>();
             register_module(nameof(modules_to_save), modules_to_save);
         }
-        modules_to_save.Add(name, new SavedModuleCopy(weight.detach().clone(), bias?.detach().clone()));
+        var copy = _quantized is null ? weight.detach().clone() : AsOutIn(_quantized.Dequantize(_quantized.ComputeDtype)).contiguous();
+        modules_to_save.Add(name, new SavedModuleCopy(copy, bias?.detach().clone()));
     }
 
     private protected override void RemoveCopy(string name) => modules_to_save?.Remove(name);
 
     private protected override void MergeSlot(AdapterSlot slot, bool safe)
     {
+        if (_quantized is not null)
+        {
+            throw new QuantizedBaseException(
+                $"{ModulePath}: adapter '{slot.Name}' cannot be merged into a {_quantized.Quantization} base in place; export a merged model instead (it merges into the dequantised weights and writes them dense).");
+        }
         using var scope = NewDisposeScope();
         (Parameter Weight, Parameter? Bias) source = slot.HasCopy ? SavedCopy(slot.Name) : (weight, bias);
         Tensor? merged = null, factor = null;
@@ -293,6 +377,17 @@ public sealed class AdaptableLinear : LoraLayer
             weight.copy_(replaced.Weight);   // copy_ also crosses devices
             bias?.copy_(replaced.Bias!);
         }
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _quantized?.Dispose();
+            _quantized = null;
+        }
+        base.Dispose(disposing);
     }
 
     private T Lookup<T>(AdapterModules<T>? container, string adapter, string what) where T : nn.Module =>

@@ -39,12 +39,12 @@ internal static class LinearLoraMath
     /// added with type promotion, rounding once, as PEFT's fp32 add followed by a cast does. Inside an
     /// <see cref="AdapterAutocast"/> scope a bf16 base's adapters compute in bf16 instead.
     /// </summary>
-    public static Tensor ForwardLowRank(AdaptableLinear layer, Tensor x, (Parameter Weight, Parameter? Bias) weights, AdapterSlot[] live)
+    public static Tensor ForwardLowRank(AdaptableLinear layer, Tensor x, (Parameter Weight, Parameter? Bias)? copy, AdapterSlot[] live)
     {
         long tokens = x.numel() / layer.InFeatures;
         using var scope = NewDisposeScope();
         var flat = x.reshape(tokens, layer.InFeatures);
-        var y = layer.Project(flat, weights);
+        var y = layer.ProjectCopyOrBase(flat, copy);
         Tensor? converted = null;
         foreach (var slot in live)
         {
@@ -103,7 +103,7 @@ internal static class LinearLoraMath
                 var slot = layer.Slot(name);
                 var a = layer.LoraA(name);
                 var input = xs.dtype == a.dtype ? xs : xs.to(a.dtype);
-                var (value, alpha) = Contribution(layer, slot, input, () => nn.functional.linear(input, layer.AsOutIn(layer.weight).to(a.dtype)));
+                var (value, alpha) = Contribution(layer, slot, input, () => nn.functional.linear(input, layer.BaseOutIn(a.dtype)));
                 var addend = value.dtype == y.dtype ? value : value.to(y.dtype);
                 result = alpha is null ? result.index_add(0, rows, addend, 1.0) : result.index_add(0, rows, addend, alpha);
             }
@@ -128,11 +128,11 @@ internal static class LinearLoraMath
         Tensor norm;
         using (no_grad())
         {
-            norm = WeightNorm(layer, slot, layer.AsOutIn(layer.weight).to(x.dtype));
+            norm = WeightNorm(layer, slot, layer.BaseOutIn(x.dtype));
         }
         var scale = layer.Magnitude(slot.Name)!.to(x.dtype).div(norm);
         var baseOut = !ReferenceEquals(dropped, x) || baseWithoutBias is null
-            ? nn.functional.linear(dropped, layer.AsOutIn(layer.weight).to(x.dtype))
+            ? nn.functional.linear(dropped, layer.BaseOutIn(x.dtype))
             : baseWithoutBias().to(x.dtype);
         var value = baseOut.mul(scale.sub(1)).add_(loraOut.mul(scale), settings.Scale);
         return (value, null);

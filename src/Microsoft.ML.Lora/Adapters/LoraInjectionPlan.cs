@@ -119,7 +119,7 @@ internal sealed class LoraInjectionPlan
         {
             foreach (var (path, layer) in targets)
             {
-                var shape = layer.BaseWeight.shape;
+                var shape = layer.BaseShape;
                 int r = LoraTargetMatcher.RankFor(config, path);
                 if (r > Math.Min(shape[0], shape[1]))
                 {

@@ -26,6 +26,15 @@ public abstract class LoraLayer : nn.Module<Tensor, Tensor>
     /// <summary>The base weight (frozen while adapters train).</summary>
     public abstract Parameter BaseWeight { get; }
 
+    /// <summary>The base weight's shape in its HF layout (also when it is stored quantised).</summary>
+    public virtual long[] BaseShape => BaseWeight.shape;
+
+    /// <summary>The dtype the base weight computes in (its own, or what a quantised base dequantises to).</summary>
+    public virtual ScalarType BaseDtype => BaseWeight.dtype;
+
+    /// <summary>Whether the base weight trains (never for a quantised base).</summary>
+    public virtual bool BaseTrainable => BaseWeight.requires_grad;
+
     /// <summary>The base bias, or null.</summary>
     public abstract Parameter? BaseBias { get; }
 
@@ -215,7 +224,7 @@ public abstract class LoraLayer : nn.Module<Tensor, Tensor>
     internal void CastBaseWeights(ScalarType dtype)
     {
         RequireUnmerged("change the base weight's dtype");
-        if (BaseWeight.dtype != dtype)
+        if (BaseDtype != dtype)
         {
             using (no_grad())
             {

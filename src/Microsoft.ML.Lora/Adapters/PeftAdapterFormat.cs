@@ -162,7 +162,7 @@ public static class PeftAdapterFormat
         }
         foreach (var (path, layer) in plan.SavedModules)
         {
-            expected[$"{PeftStateDict.Prefix}{path}.weight"] = layer.BaseWeight.shape;
+            expected[$"{PeftStateDict.Prefix}{path}.weight"] = layer.BaseShape;
             if (layer.BaseBias is { } bias)
             {
                 expected[$"{PeftStateDict.Prefix}{path}.bias"] = bias.shape;

@@ -39,7 +39,7 @@ public static class FlopAccounting
                 continue;
             }
             hasOutputHead |= name == model.OutputHeadModule;
-            total += layer.weight.numel();
+            total += layer.InFeatures * layer.OutFeatures;
         }
         if (model.IsCausalLanguageModel && !hasOutputHead)
         {

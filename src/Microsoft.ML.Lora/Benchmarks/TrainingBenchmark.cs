@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.ML.Lora.Adapters;
+using Microsoft.ML.Lora.Adapters.Storage;
 using Microsoft.ML.Lora.Training;
 using static TorchSharp.torch;
 
@@ -37,6 +38,7 @@ public static class TrainingBenchmark
             new LoraModel(model).AddAdapter("bench", config, options.Seed);
         }
         var computeDtype = options.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
+        BaseQuantizer.Quantize(model, options.Quantization, computeDtype);
         if (options.BFloat16)
         {
             MixedPrecision.CastFrozenWeights(model, computeDtype);
@@ -81,7 +83,9 @@ public static class TrainingBenchmark
             RssAfterWarmupBytes = run.Rss[Math.Max(0, options.WarmupSteps - 1)],
             RssFinalBytes = run.Rss[^1],
             RssPerStepBytes = run.Rss,
+            Quantize = options.Quantization.ToString().ToLowerInvariant(),
             FrozenWeightBytes = MixedPrecision.FrozenWeightBytes(model),
+            FrozenLinearWeightBytes = BaseQuantizer.LinearWeightBytes(model),
             TrainableParameters = MixedPrecision.TrainableParameters(model),
             MatmulParameters = matmulParameters,
             FlopsPerToken = flopsPerToken,

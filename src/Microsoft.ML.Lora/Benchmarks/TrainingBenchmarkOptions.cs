@@ -23,6 +23,9 @@ public sealed record TrainingBenchmarkOptions
     /// <summary>Frozen weights in bfloat16 (LoRA only; adapters, optimizer state and loss stay float32).</summary>
     public bool BFloat16 { get; init; }
 
+    /// <summary>How the frozen linear layers are stored (LoRA only): dense, NF4 or int8.</summary>
+    public Adapters.Storage.FrozenWeightQuantization Quantization { get; init; }
+
     /// <summary>Tokens per row.</summary>
     public int SequenceLength { get; init; } = 256;
 
@@ -64,6 +67,10 @@ public sealed record TrainingBenchmarkOptions
         if (Mode == TrainingMode.Full && BFloat16)
         {
             throw new ArgumentException("bf16 precision applies to frozen weights; full fine-tuning trains every weight in fp32.", nameof(BFloat16));
+        }
+        if (Mode == TrainingMode.Full && Quantization != Adapters.Storage.FrozenWeightQuantization.None)
+        {
+            throw new ArgumentException("Quantization applies to frozen weights; full fine-tuning trains every weight in fp32.", nameof(Quantization));
         }
         ArgumentOutOfRangeException.ThrowIfLessThan(SequenceLength, 2, nameof(SequenceLength));
         ArgumentOutOfRangeException.ThrowIfLessThan(BatchSize, 1, nameof(BatchSize));

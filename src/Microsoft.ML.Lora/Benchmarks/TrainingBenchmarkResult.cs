@@ -23,7 +23,7 @@ public sealed record TrainingBenchmarkResult
     /// <summary>The CPU's features that decide precision, e.g. ["avx2","fma","avx512f","avx512_bf16"] (<see cref="Runtime.CpuFeatures.Reported"/>).</summary>
     [JsonPropertyName("cpu_features")] public required IReadOnlyList<string> CpuFeatures { get; init; }
 
-    /// <summary>Weight quantization ("none": no quantized base is implemented).</summary>
+    /// <summary>How the frozen linear layers were stored: "none", "nf4" or "int8".</summary>
     [JsonPropertyName("quantize")] public string Quantize { get; init; } = "none";
 
     /// <summary>Tokens per row.</summary>
@@ -80,8 +80,11 @@ public sealed record TrainingBenchmarkResult
     /// <summary>Resident memory after every step, warm-up included.</summary>
     [JsonPropertyName("rss_per_step_bytes")] public IReadOnlyList<long> RssPerStepBytes { get; init; } = [];
 
-    /// <summary>Bytes held by frozen (non-trainable) weights.</summary>
+    /// <summary>Bytes of all frozen storage: non-trainable Parameters plus quantised codes, constants and code maps.</summary>
     [JsonPropertyName("frozen_weight_bytes")] public long FrozenWeightBytes { get; init; }
+
+    /// <summary>Bytes of the frozen storage of the quantisable linear layers alone (all but embeddings, norms and the LM head).</summary>
+    [JsonPropertyName("frozen_linear_weight_bytes")] public long FrozenLinearWeightBytes { get; init; }
 
     /// <summary>Number of trained parameters.</summary>
     [JsonPropertyName("trainable_parameters")] public long TrainableParameters { get; init; }

@@ -52,13 +52,19 @@ internal static class ChainOfLora
     }
 
     /// <summary>
-    /// The hook for frozen-weight storage: merging a cycle into quantised (4-bit or int8) base weights would round every
-    /// merged update away, so a chain needs the base in float storage. Nothing to check while the options have no
-    /// quantisation setting.
+    /// Merging a cycle into quantised (4-bit or int8) base weights would round every merged update away, so a chain
+    /// needs the base in float storage: a quantised run is refused before training.
     /// </summary>
     public static void ValidateBaseStorage(LoraFineTuneOptions options)
     {
-        _ = options;
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.ChainCycles > 1 && options.Quantization != Adapters.Storage.FrozenWeightQuantization.None)
+        {
+            throw new ArgumentException(
+                $"ChainCycles {options.ChainCycles} (Chain of LoRA) cannot be combined with Quantization {options.Quantization}: " +
+                "each cycle merges into the base, and merging into quantised weights is lossy. Train the chain on an unquantised base.",
+                nameof(options));
+        }
     }
 
     /// <summary>

@@ -29,6 +29,14 @@ internal static class FineTuneModes
                 "Mode Full trains every weight, so none is frozen for Precision BFloat16 to store in bf16: use Float32 (or Lora/HeadOnly with bf16).",
                 nameof(options));
         }
+        if (options.Quantization != Adapters.Storage.FrozenWeightQuantization.None && options.Mode != LoraFineTuneMode.Lora)
+        {
+            throw new ArgumentException($"Quantization {options.Quantization} stores a frozen base under LoRA adapters: it needs Mode Lora, not {options.Mode}.", nameof(options));
+        }
+        if (options.Quantization != Adapters.Storage.FrozenWeightQuantization.None && options.EmbedBaseModel)
+        {
+            throw new ArgumentException($"Quantization {options.Quantization} with EmbedBaseModel is not supported yet: save with a referenced base (it is re-quantised at load).", nameof(options));
+        }
     }
 
     /// <summary>The base a fit trains on, and whether the fit owns (and must dispose) it.</summary>

@@ -168,6 +168,15 @@ public sealed class LoraFineTuneOptions
     public LoraPrecision Precision { get; set; } = LoraPrecision.Float32;
 
     /// <summary>
+    /// QLoRA: store the frozen base's linear layers quantised (Nf4: 4-bit NormalFloat with double-quantised constants;
+    /// Int8: per-row absmax) once the adapter is attached, dequantising them layer by layer in forward and backward into
+    /// <see cref="Precision"/>'s dtype. Embeddings, norms, the LM head and the task head stay dense in that dtype.
+    /// Saved models record it and re-quantise the referenced base at load, checked by a fingerprint of the packed bytes.
+    /// LoRA mode only.
+    /// </summary>
+    public Adapters.Storage.FrozenWeightQuantization Quantization { get; set; }
+
+    /// <summary>
     /// Recompute each decoder layer in the backward pass instead of keeping its activations: far less memory for
     /// about a third more time per step (Llama-family models; see <see cref="FineTuningSettings.GradientCheckpointing"/>).
     /// </summary>

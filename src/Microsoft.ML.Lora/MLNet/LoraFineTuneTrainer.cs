@@ -133,7 +133,7 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
             lock (baseModel.Gate)
             {
                 AdapterSetup.Rebuild(baseModel, manifest, seed);
-                AdapterSetup.ApplyPrecision(baseModel, manifest);
+                manifest = manifest with { QuantizedBaseFingerprint = AdapterSetup.ApplyPrecision(baseModel, manifest) };
                 FineTuneModes.SetTrainable(baseModel, manifest.Mode);
             }
             var (trainable, total) = baseModel.Lora.CountParameters();
@@ -276,6 +276,7 @@ public sealed class LoraFineTuneTrainer : IEstimator<LoraFineTuneTransformer>
             Seed = seed,
             Device = Options.Device,
             Precision = PrecisionChoice.Resolve(Options.Precision, CpuFeatures.Current, Options.Mode),
+            Quantization = Options.Quantization,
         };
     }
 

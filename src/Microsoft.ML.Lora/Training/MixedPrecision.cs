@@ -1,4 +1,5 @@
 using Microsoft.ML.Lora.Adapters;
+using Microsoft.ML.Lora.Adapters.Storage;
 using Microsoft.ML.Lora.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -38,11 +39,14 @@ public static class MixedPrecision
         return FrozenWeightBytes(model);
     }
 
-    /// <summary>Bytes held by parameters that do not require gradients.</summary>
+    /// <summary>
+    /// Bytes of all frozen storage: parameters that do not require gradients plus every quantised base weight
+    /// (packed codes and their constants, which are not Parameters).
+    /// </summary>
     public static long FrozenWeightBytes(nn.Module model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return model.parameters().Where(p => !p.requires_grad).Sum(p => p.numel() * p.ElementSize);
+        return model.parameters().Where(p => !p.requires_grad).Sum(p => p.numel() * p.ElementSize) + BaseQuantizer.QuantizedBytes(model);
     }
 
     /// <summary>Number of parameters that require gradients.</summary>
@@ -56,7 +60,7 @@ public static class MixedPrecision
     {
         if (module is LoraLayer layer)
         {
-            if (!layer.BaseWeight.requires_grad)
+            if (!layer.BaseTrainable)
             {
                 layer.CastBaseWeights(dtype);   // never descends into the adapters
             }

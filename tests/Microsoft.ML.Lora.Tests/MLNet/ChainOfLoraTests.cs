@@ -308,6 +308,7 @@ public sealed class ChainOfLoraTests : IDisposable
             (o => o.Precision = LoraPrecision.BFloat16, "BFloat16"),
             (o => o.Initialization = LoraInitialization.Pissa, "Pissa"),
             (o => o.CheckpointDirectory = _temp.File("checkpoints"), "CheckpointDirectory"),
+            (o => o.Quantization = Microsoft.ML.Lora.Adapters.Storage.FrozenWeightQuantization.Nf4, "Quantization Nf4"),
         })
         {
             var options = Options(3);

@@ -29,7 +29,7 @@ public sealed class BenchCommandTests : IDisposable
     {
         var json = RunJson("bench", "train", "--preset", "stories260k", "--seq", "32", "--batch", "2", "--steps", "2", "--warmup", "1", "--json");
         HasKeys(json, "preset", "mode", "precision", "quantize", "seq", "batch", "steps", "step_seconds_median", "tokens_per_second",
-            "peak_rss_bytes", "frozen_weight_bytes", "trainable_parameters", "flops_per_token", "achieved_flops", "gemm_peak_flops", "mfu",
+            "peak_rss_bytes", "frozen_weight_bytes", "frozen_linear_weight_bytes", "trainable_parameters", "flops_per_token", "achieved_flops", "gemm_peak_flops", "mfu",
             "precision_chosen", "cpu_features");
         Assert.Equal("fp32", json.GetProperty("precision_chosen").GetString());
         Assert.Equal(Runtime.CpuFeatures.Current.Reported, json.GetProperty("cpu_features").EnumerateArray().Select(f => f.GetString()));
@@ -44,6 +44,31 @@ public sealed class BenchCommandTests : IDisposable
         Assert.Equal(5 * 8 * (128 + 96 + 96 + 128 + 236 + 236 + 236), json.GetProperty("trainable_parameters").GetInt64());
         Assert.True(json.GetProperty("frozen_weight_bytes").GetInt64() > 0);
         Assert.True(json.GetProperty("peak_rss_bytes").GetInt64() > 0);
+    }
+
+    [Fact]
+    public void QuantizedTrainingReportsItsQuantizationAndPackedBytes()
+    {
+        string[] shape = ["bench", "train", "--preset", "stories260k", "--seq", "16", "--batch", "2", "--steps", "1", "--warmup", "0", "--json"];
+        var dense = RunJson(shape);
+        var nf4 = RunJson([.. shape, "--quantize", "nf4"]);
+        Assert.Equal("nf4", nf4.GetProperty("quantize").GetString());
+        long denseLinear = dense.GetProperty("frozen_linear_weight_bytes").GetInt64();
+        long nf4Linear = nf4.GetProperty("frozen_linear_weight_bytes").GetInt64();
+        // stories260K's linear layers hold 5 × (64·64·2 + 64·32·2 + 64·172·3) weights: fp32 4 bytes each; NF4 half a byte plus ≈ 1/64 of constants.
+        long weights = 5L * (64 * 64 * 2 + 64 * 32 * 2 + 64 * 172 * 3);
+        Assert.Equal(weights * 4, denseLinear);
+        Assert.InRange(nf4Linear, weights / 2, weights / 2 + weights / 32);
+        // Everything else frozen (embedding, norms) is unchanged: the difference is the linear layers' alone.
+        Assert.Equal(dense.GetProperty("frozen_weight_bytes").GetInt64() - denseLinear, nf4.GetProperty("frozen_weight_bytes").GetInt64() - nf4Linear);
+        Assert.Equal(dense.GetProperty("trainable_parameters").GetInt64(), nf4.GetProperty("trainable_parameters").GetInt64());
+
+        var (code, _, error) = CliRunner.Run("bench", "train", "--preset", "stories260k", "--quantize", "nf3");
+        Assert.Equal(2, code);
+        Assert.Contains("--quantize 'nf3'", error);
+        (code, _, error) = CliRunner.Run("bench", "train", "--preset", "stories260k", "--mode", "full", "--quantize", "nf4");
+        Assert.Equal(2, code);
+        Assert.Contains("full fine-tuning", error);
     }
 
     [Fact]

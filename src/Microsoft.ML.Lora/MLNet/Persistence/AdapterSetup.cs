@@ -1,4 +1,5 @@
 using Microsoft.ML.Lora.Adapters;
+using Microsoft.ML.Lora.Adapters.Storage;
 using Microsoft.ML.Lora.Tokenization;
 using Microsoft.ML.Lora.Training;
 using static TorchSharp.torch;
@@ -97,12 +98,22 @@ internal static class AdapterSetup
     /// and head stay fp32. Applied after the adapter exists, when training and when loading, so a loaded model computes
     /// as the trained one did. A base shared with other adapters is converted for all of them.
     /// </summary>
-    public static void ApplyPrecision(LoraBaseModel baseModel, LoraModelManifest manifest)
+    /// With a quantisation, the base's linear layers are quantised first (from their dense weights, deterministically)
+    /// and the fingerprint of the packed bytes is returned; a manifest that records one must match it.
+    public static string? ApplyPrecision(LoraBaseModel baseModel, LoraModelManifest manifest)
     {
+        var dtype = manifest.Precision == LoraPrecision.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
+        var fingerprint = BaseQuantizer.Quantize(baseModel.Model, manifest.Quantization, dtype);
+        if (manifest.QuantizedBaseFingerprint is { } expected && fingerprint != expected)
+        {
+            throw new InvalidDataException(
+                $"The base model {manifest.Base.Path} quantised as {manifest.Quantization} gives packed weights with fingerprint {fingerprint}, not the {expected} the model was trained on: the base's weights differ from those it was trained over.");
+        }
         if (manifest.Precision == LoraPrecision.BFloat16)
         {
             MixedPrecision.CastFrozenWeights(baseModel.Model, ScalarType.BFloat16);
         }
+        return fingerprint;
     }
 
     /// <summary>The example encoder a manifest's settings describe.</summary>

@@ -51,6 +51,10 @@ internal sealed record LoraModelManifest
     public int Seed { get; init; }
     public string Device { get; init; } = "cpu";
     public LoraPrecision Precision { get; init; }
+    /// <summary>How the base's linear layers were stored while training (absent, None, in older zips).</summary>
+    public Adapters.Storage.FrozenWeightQuantization Quantization { get; init; }
+    /// <summary>SHA-256 of the quantised base's packed bytes, checked when the base is re-quantised at load.</summary>
+    public string? QuantizedBaseFingerprint { get; init; }
     public string PairSeparator { get; init; } = "\n";
     public string ResponseSeparator { get; init; } = "\n";
     public string[] TokenizerFiles { get; init; } = [];
