@@ -10,13 +10,7 @@ public sealed class CliChainCyclesTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private string WriteSms(int take)
-    {
-        var path = Path.Combine(_dir.Path, "train.tsv");
-        var rows = RealDataSets.Shuffled(RealDataSets.SmsSpam(), seed: 7).Take(take);
-        File.WriteAllLines(path, new[] { "Label\tSMS" }.Concat(rows.Select(r => $"{(r.Label ? "spam" : "ham")}\t{r.Text.Replace('\t', ' ')}")));
-        return path;
-    }
+    private string WriteSms(int take) => CliData.SmsSubset(_dir.Path, "train.tsv", 0, take);
 
     private (int Code, string Out, string Error) Train(string data, string cycles, string zip) =>
         CliRunner.Run("train", "--task", "binary", "--model", Stories260K.Folder, "--data", data, "--text-column", "SMS",
