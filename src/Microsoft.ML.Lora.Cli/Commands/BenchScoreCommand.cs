@@ -31,6 +31,11 @@ internal static class BenchScoreCommand
             { model, tokenizer, data, rows, batch, rounds, preset, precision, maxLength, threads, json };
         command.SetAction(parse =>
         {
+            if (parse.GetValue(preset) is { } named)
+            {
+                ModelPresets.Config(named);   // an unknown preset is named before any data is read
+                BenchCommand.ParsePrecision(parse.GetValue(precision)!);
+            }
             var texts = ReadRows(parse.GetValue(data) ?? SharedData(DefaultData), parse.GetValue(rows));
             if (parse.GetValue(preset) is { } shape)
             {
